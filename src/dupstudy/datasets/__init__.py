@@ -1,0 +1,1 @@
+"""Dataset sources behind one interface: each returns a Prepared dataset."""
