@@ -1,1 +1,30 @@
-"""Dataset sources behind one interface: each returns a Prepared dataset."""
+"""Dataset sources behind one interface: each returns a Prepared dataset.
+
+Sources are imported only when asked for, so importing this package stays cheap
+(and never pulls in torch).
+"""
+
+from __future__ import annotations
+
+NAMES = ("digits", "cifar10", "cifar100", "folder")
+
+
+def load_source(settings: dict):
+    """Load the dataset that params["dataset"] names; returns a prepared.Prepared."""
+    name = settings.get("name")
+    if name == "digits":
+        from .digits import load_digits
+
+        return load_digits(test_fraction=settings.get("test_fraction", 0.2), split_seed=settings.get("split_seed", 0))
+    if name in ("cifar10", "cifar100"):
+        from .cifar import load_cifar
+
+        return load_cifar(name, download_dir=settings.get("download_dir") or "data/raw",
+                          url=settings.get("url"), md5=settings.get("md5"))
+    if name == "folder":
+        if not settings.get("folder"):
+            raise ValueError("dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")
+        from .folder import load_folder
+
+        return load_folder(settings["folder"])
+    raise ValueError(f"unknown dataset name {name!r}; allowed: {', '.join(NAMES)}")

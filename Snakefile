@@ -1,0 +1,23 @@
+# The study as a Snakemake workflow: `snakemake --cores all` runs everything on the
+# dataset named in params.yaml. The rules are rendered from src/dupstudy/pipeline.py,
+# the same description dvc.yaml is generated from.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "reports/index.html",
+        "results/metrics.json",
+    default_target: True

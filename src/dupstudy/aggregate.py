@@ -1,0 +1,70 @@
+"""Collect every cell's metrics and curve into tables, and mean +- 95 % CI over seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .io import read_json, read_npy
+from .params import rate_tag
+from .variants import describe
+
+KEYS = ["scheme", "rate", "trainer"]
+METRICS = ["clean_acc", "robust_acc", "clean_acc_no_leak", "robust_acc_no_leak"]
+
+
+def cells(grid: dict):
+    for scheme in grid["schemes"]:
+        for rate in grid["rates"]:
+            for trainer in grid["trainers"]:
+                for seed in grid["seeds"]:
+                    yield scheme, rate, trainer, seed
+
+
+def collect(grid: dict, metrics_dir: Path, curves_dir: Path, variants_dir: Path, labels: np.ndarray,
+            classes: list[str], favoured_classes) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(summary: one row per model, per_class: one row per model and class, curves: one row per epoch)."""
+    rows, per_class, curves = [], [], []
+    for scheme, rate, trainer, seed in cells(grid):
+        cell = f"{scheme}/r{rate_tag(rate)}/{trainer}/s{seed}"
+        m = read_json(Path(metrics_dir) / f"{cell}.json")
+        c = read_json(Path(curves_dir) / f"{cell}.json")
+        v = describe(read_npy(Path(variants_dir) / f"{scheme}/r{rate_tag(rate)}/s{seed}.npy"), labels, favoured_classes)
+        key = dict(scheme=scheme, rate=rate, trainer=trainer, seed=seed)
+        last = c["curve"][-1]
+        rows.append({**key, "n_train": v["n_train"], "n_unique": v["n_unique"], "n_copies": v["n_copies"],
+                     "copies_share_favoured": v["copies_share_favoured"],
+                     **{k: m[k] for k in METRICS}, "n_test": m["n_test"], "n_leaked": m["n_leaked"],
+                     "epochs": last["epoch"], "steps": last["step"], "train_seconds": last["seconds"]})
+        per_class += [{**key, "class": pc["class"], "clean_acc": pc["clean_acc"], "robust_acc": pc["robust_acc"]}
+                      for pc in m["per_class"]]
+        curves += [{**key, **point} for point in c["curve"]]
+    return pd.DataFrame(rows), pd.DataFrame(per_class), pd.DataFrame(curves)
+
+
+def mean_ci(values: np.ndarray) -> tuple[float, float]:
+    """Mean and half-width of the 95 % t-interval (nan half-width for one seed)."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    if len(values) == 1:
+        return float(values[0]), float("nan")
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return float(values.mean()), float(half)
+
+
+def metrics_tree(summary: pd.DataFrame) -> dict:
+    """Nested {trainer: {scheme: {r<rate>: {metric: mean, metric_ci95: half}}}} for `dvc metrics show`."""
+    tree: dict = {}
+    for (scheme, rate, trainer), group in summary.groupby(KEYS, sort=True):
+        node = tree.setdefault(trainer, {}).setdefault(scheme, {}).setdefault(f"r{rate_tag(rate)}", {})
+        for metric in METRICS:
+            mean, half = mean_ci(group[metric].to_numpy())
+            node[metric] = round(mean, 5)
+            node[f"{metric}_ci95"] = None if np.isnan(half) else round(half, 5)
+        node["seeds"] = int(len(group))
+    return tree

@@ -1,0 +1,126 @@
+"""dupstudy: find duplicate images and measure what they do to standard and robust models."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DESCRIPTION = """\
+Find duplicate images in a dataset and measure what duplicated training data does to
+standard and adversarially trained classifiers.
+
+The full study runs as a pipeline over params.yaml:  snakemake --cores all  (or  dvc repro).
+The subcommands below are for checking params, keeping dvc.yaml in step, and using the
+dedup engine on its own."""
+
+
+def cmd_validate(args) -> int:
+    from .params import ParamsError, load
+
+    try:
+        p = load(args.params)
+    except ParamsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    g = p["grid"]
+    jobs = len(g["schemes"]) * len(g["rates"]) * len(g["trainers"]) * len(g["seeds"])
+    print(f"{args.params}: valid; dataset {p['dataset']['name']}, {jobs} training jobs")
+    return 0
+
+
+def cmd_dag(args) -> int:
+    from .pipeline import render_dvc_yaml
+
+    text = render_dvc_yaml()
+    target = Path(args.dvc_yaml)
+    if args.check:
+        if not target.exists() or target.read_text() != text:
+            print(f"{target} is out of date with src/dupstudy/pipeline.py: run `dupstudy dag --write`", file=sys.stderr)
+            return 1
+        print(f"{target} matches the pipeline description")
+        return 0
+    if args.write:
+        from .io import atomic_path
+
+        with atomic_path(target) as tmp:
+            tmp.write_text(text)
+        print(f"wrote {target}")
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_dedup(args) -> int:
+    from .datasets import load_source
+    from .dedup import find_duplicates
+    from .params import load
+
+    settings = load(args.params)["dedup"] if args.params else _default_dedup()
+    if args.threshold is not None:
+        settings["threshold"] = args.threshold
+    source = Path(args.path)
+    if not source.exists():
+        print(f"error: {source}: no such folder or archive", file=sys.stderr)
+        return 2
+    data = load_source({"name": "folder", "folder": str(source)})
+    result = find_duplicates(data, settings)
+    result.save(args.out)
+    s = result.summary
+    print(f"{s['n_train_before']} train images -> {s['n_train_after']} kept; {s['n_leaked_test']} test images "
+          f"leaked from train; {len(data.rejected)} files rejected; results in {args.out}")
+    return 0
+
+
+def _default_dedup() -> dict:
+    import yaml
+
+    here = Path(__file__).resolve().parents[2] / "params.yaml"
+    if here.exists():
+        return yaml.safe_load(here.read_text())["dedup"]
+    return {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": True, "remove": True}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dupstudy", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    v = sub.add_parser("validate", help="check params.yaml against the schema; exit 2 naming any bad key",
+                       description="Check params.yaml against the schema. A bad value is reported with its key, "
+                                   "the value and what is allowed, and the exit code is 2.")
+    v.add_argument("--params", default="params.yaml")
+    v.set_defaults(func=cmd_validate)
+
+    d = sub.add_parser("dag", help="print dvc.yaml as rendered from the pipeline description (--write, --check)",
+                       description="dvc.yaml is generated from src/dupstudy/pipeline.py, the same description the "
+                                   "Snakefile's rules come from. Print it, write it, or check the committed one.")
+    d.add_argument("--dvc-yaml", default="dvc.yaml")
+    mode = d.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write dvc.yaml")
+    mode.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml differs from the rendered one")
+    d.set_defaults(func=cmd_dag)
+
+    dd = sub.add_parser("dedup", help="find duplicates in any image folder (<root>/<split>/<class>/<file>) or .tar.gz",
+                        description="Find exact, near and flip/rotation duplicates in an image folder laid out as "
+                                    "<root>/<split>/<class>/<file>, outside the pipeline. Nothing is deleted: the "
+                                    "results are tables of pairs, groups, kept ids, leakage and rejected files.")
+    dd.add_argument("path", help="image folder or .tar.gz")
+    dd.add_argument("--out", required=True, help="folder for the results")
+    dd.add_argument("--params", help="take dedup settings from this params file (default: built-in defaults)")
+    dd.add_argument("--threshold", type=int, help="max Hamming distance in bits for a near duplicate")
+    dd.set_defaults(func=cmd_dedup)
+    return p
+
+
+def main(argv=None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        sys.exit(0)
+    sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

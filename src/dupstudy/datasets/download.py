@@ -1,0 +1,146 @@
+"""Fetch an archive with resume and checksum, and read tar archives without extracting them.
+
+A download goes to `<file>.part`; an interrupted one is continued with an HTTP Range
+request on the next call. Only once the md5 matches is the `.part` renamed to its final
+name, so nothing downstream ever parses bytes that were not verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+import urllib.error
+import urllib.request
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+CHUNK = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """The transfer failed; the `.part` file is kept so that the next call resumes it."""
+
+
+class ChecksumError(ValueError):
+    """The downloaded bytes do not match the expected md5; the bad file has been deleted."""
+
+
+class UnsafeArchiveError(ValueError):
+    """An archive member that must not be read (path escape, link, device...)."""
+
+
+def md5sum(path: str | os.PathLike, chunk: int = CHUNK) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(url: str, dest: str | os.PathLike, md5: str, *, retries: int = 0, timeout: float = 60.0,
+             progress: bool = True) -> Path:
+    """Download `url` to `dest` unless a verified copy is already there; return `dest`.
+
+    A failed transfer is resumed up to `retries` times within this call (and on any later
+    call). Raises DownloadError when the transfer cannot be completed, ChecksumError when
+    the complete file has the wrong md5 (the file is deleted first).
+    """
+    dest = Path(dest)
+    md5 = md5.lower()
+    if dest.exists():
+        if md5sum(dest) == md5:
+            return dest
+        # A complete file with the wrong bytes cannot be resumed: start over.
+        dest.unlink()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    for attempt in range(retries + 1):
+        try:
+            _fetch(url, part, timeout, progress)
+            break
+        except DownloadError:
+            if attempt == retries:
+                raise
+    actual = md5sum(part)
+    if actual != md5:
+        part.unlink()
+        raise ChecksumError(
+            f"{dest.name}: md5 mismatch: expected {md5}, got {actual} (downloaded from {url}). "
+            f"The bad download was deleted; run again to download it afresh. If it fails again, "
+            f"the file at the URL has changed: check the URL and the expected checksum.")
+    os.replace(part, dest)
+    return dest
+
+
+def _fetch(url: str, part: Path, timeout: float, progress: bool) -> None:
+    """Append the rest of `url` to `part`, asking only for the bytes not yet there."""
+    from tqdm import tqdm
+
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:
+            return  # the .part is already whole (a previous run died before verifying)
+        raise DownloadError(f"{url}: HTTP {err.code} {err.reason}") from None
+    except (urllib.error.URLError, OSError) as err:
+        raise DownloadError(f"{url}: {err}; run again to retry") from None
+    with response:
+        if have and response.status != 206:
+            have = 0  # the server ignored the Range header and sends everything
+        elif have and not response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
+            part.unlink()
+            raise DownloadError(f"{url}: server resumed at the wrong offset "
+                                f"({response.headers.get('Content-Range')!r}); partial file removed, run again")
+        length = response.headers.get("Content-Length")
+        expected = int(length) if length is not None else None
+        got = 0
+        with open(part, "ab" if have else "wb") as f, tqdm(
+                total=have + expected if expected is not None else None, initial=have, unit="B",
+                unit_scale=True, unit_divisor=1024, desc=part.name[:-5], disable=not progress) as bar:
+            try:
+                while block := response.read(CHUNK):
+                    f.write(block)
+                    got += len(block)
+                    bar.update(len(block))
+            except (OSError, ValueError) as err:  # reset, timeout, http.client.IncompleteRead
+                raise DownloadError(f"{url}: transfer broke off after {have + got} bytes ({err}); "
+                                    f"run again to resume") from None
+    # http.client returns b'' when the connection closes early instead of raising.
+    if expected is not None and got < expected:
+        raise DownloadError(f"{url}: transfer ended early: {have + got} of {have + expected} bytes; "
+                            f"run again to resume")
+
+
+def member_problem(member: tarfile.TarInfo) -> str | None:
+    """Why `member` must not be read, or None when it is a plain file at a safe path."""
+    parts = member.name.replace("\\", "/").split("/")
+    if member.name.startswith(("/", "\\")) or PurePosixPath(member.name).is_absolute() or ".." in parts:
+        return "unsafe path in archive (absolute or contains '..')"
+    if not member.isfile():
+        kind = "symlink" if member.issym() else "hard link" if member.islnk() else "special file"
+        return f"not a regular file ({kind})"
+    return None
+
+
+def iter_tar_files(path: str | os.PathLike, refused: list[tuple[str, str]] | None = None
+                   ) -> Iterator[tuple[str, bytes]]:
+    """Yield (name, bytes) of each regular file in a tar archive, in archive order, in memory.
+
+    Directories are skipped. Any other member that is not a plain file at a safe path raises
+    UnsafeArchiveError, or, when a `refused` list is given, is appended to it as (name, reason).
+    """
+    with tarfile.open(path, "r:*") as tar:
+        for member in tar:
+            if member.isdir():
+                continue
+            problem = member_problem(member)
+            if problem:
+                if refused is None:
+                    raise UnsafeArchiveError(f"{path}: refusing member {member.name!r}: {problem}")
+                refused.append((member.name, problem))
+                continue
+            f = tar.extractfile(member)
+            yield member.name, f.read() if f is not None else b""

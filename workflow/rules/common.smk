@@ -1,0 +1,34 @@
+import json
+
+from dupstudy import params as study_params
+from dupstudy.pipeline import STAGES, expand as expand_grid, is_dir, smk_settings, smk_shell
+
+# Stop before any work on a bad params.yaml, naming the key and what is allowed.
+study_params.validate(config, source="params.yaml")
+
+wildcard_constraints:
+    scheme="[a-z_]+",
+    rate="[0-9.]+",
+    trainer="[a-z_]+",
+    seed="[0-9]+",
+
+
+def stage_outputs(name):
+    return {k: directory(v) if is_dir(v) else v for k, v in STAGES[name].outputs.items()}
+
+
+def stage_inputs(name):
+    st = STAGES[name]
+    inputs = dict(st.inputs)
+    for source in st.gathered:
+        src = STAGES[source]
+        for key, pattern in src.outputs.items():
+            if pattern.endswith((".json", ".npy")):
+                inputs[f"{source}_{key}"] = expand_grid(pattern, src, config)
+    return inputs
+
+
+def stage_log(name):
+    st = STAGES[name]
+    cell = "_".join("{%s}" % w for w in st.grid)
+    return f"logs/{name}/{cell or name}.log"

@@ -1,0 +1,34 @@
+rule train:
+    input:
+        **stage_inputs("train"),
+    output:
+        **stage_outputs("train"),
+    params:
+        settings=smk_settings(STAGES["train"], config),
+    log:
+        stage_log("train"),
+    conda:
+        "../../envs/dupstudy.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    shell:
+        smk_shell(STAGES["train"])
+
+
+rule evaluate:
+    input:
+        **stage_inputs("evaluate"),
+    output:
+        **stage_outputs("evaluate"),
+    params:
+        settings=smk_settings(STAGES["evaluate"], config),
+    log:
+        stage_log("evaluate"),
+    conda:
+        "../../envs/dupstudy.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    shell:
+        smk_shell(STAGES["evaluate"])

@@ -1,0 +1,32 @@
+"""Clean and PGD accuracy of one model, per class and without leaked test images (params: attack)."""
+
+import numpy as np
+import pandas as pd
+
+from dupstudy import stage
+from dupstudy.datasets import prepared
+from dupstudy.evaluate import evaluate
+from dupstudy.io import write_json
+
+
+def main(args, params):
+    data = prepared.load(args.prepared)
+    test_ids = data.split_ids("test")
+    leakage = pd.read_parquet(f"{args.dedup}/leakage.parquet")
+    leaked = np.isin(test_ids, leakage["test_id"].to_numpy())
+    metrics = evaluate(args.model, data.images[test_ids], data.labels[test_ids], classes=data.classes,
+                       attack=params["attack"], leaked=leaked, threads=params["train"].get("threads"))
+    metrics.update(scheme=args.scheme, rate=float(args.rate), trainer=args.trainer, seed=args.seed)
+    write_json(args.out, metrics)
+    return f"clean {metrics['clean_acc']:.4f}, PGD {metrics['robust_acc']:.4f} -> {args.out}"
+
+
+if __name__ == "__main__":
+    p = stage.parser(__doc__)
+    for flag in ("prepared", "dedup", "model", "out"):
+        p.add_argument(f"--{flag}", required=True)
+    p.add_argument("--scheme", required=True)
+    p.add_argument("--rate", required=True)
+    p.add_argument("--trainer", required=True)
+    p.add_argument("--seed", required=True, type=int)
+    stage.run(main, p)

@@ -1,0 +1,21 @@
+"""Write reports/index.html: dedup, variants, results, Gaussian study and the paper side by side."""
+
+from pathlib import Path
+
+from dupstudy import provenance, stage
+from dupstudy.report import build_report
+
+
+def main(args, params):
+    build_report(Path(args.out), Path(args.figures), params=params, summary_csv=Path(args.summary),
+                 curves_csv=Path(args.curves), per_class_csv=Path(args.per_class), gaussian_dir=Path(args.gaussian),
+                 dedup_dir=Path(args.dedup), prepared_meta=Path(args.prepared) / "meta.json",
+                 provenance=provenance.collect())
+    return f"-> {args.out}"
+
+
+if __name__ == "__main__":
+    p = stage.parser(__doc__)
+    for flag in ("prepared", "dedup", "summary", "per-class", "curves", "gaussian", "out", "figures"):
+        p.add_argument(f"--{flag}", required=True)
+    stage.run(main, p)

@@ -1,0 +1,45 @@
+"""Train one model on one variant with the standard or PGD trainer (params: model, train, attack)."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from dupstudy import models, stage
+from dupstudy.datasets import prepared
+from dupstudy.io import read_npy, write_json
+from dupstudy.train import fit
+
+
+def main(args, params):
+    data = prepared.load(args.prepared)
+    variant = read_npy(args.variant)
+    settings = {"model": params["model"], "train": params["train"], "attack": params["attack"]}
+    # The checkpoint is only resumed by a run with the same data and settings.
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode() + variant.tobytes()
+                         + f"{args.trainer}/{args.seed}".encode()).hexdigest()[:16]
+    checkpoint = Path("results/checkpoints") / f"{Path(args.model).parent.as_posix().replace('/', '_')}-{key}.pt"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    model, spec, curve = fit(data.images[variant], data.labels[variant], classes=len(data.classes),
+                             trainer=args.trainer, seed=args.seed, model_settings=params["model"],
+                             settings=params["train"], attack=params["attack"], checkpoint=checkpoint)
+    models.save(args.model, model, spec)
+    write_json(args.curve, {"trainer": args.trainer, "seed": args.seed, "n_train": int(len(variant)),
+                            "n_unique": int(len(np.unique(variant))), "curve": curve})
+    checkpoint.unlink(missing_ok=True)
+    last = curve[-1]
+    return f"{args.trainer} seed {args.seed}: {last['epoch']} epochs, {last['step']} steps, train acc {last['train_acc']:.3f} -> {args.model}"
+
+
+if __name__ == "__main__":
+    p = stage.parser(__doc__)
+    p.add_argument("--prepared", required=True)
+    p.add_argument("--variant", required=True, help="variant index file (.npy)")
+    p.add_argument("--model", required=True, help="model file to write")
+    p.add_argument("--curve", required=True, help="training curve JSON to write")
+    p.add_argument("--scheme", required=True)
+    p.add_argument("--rate", required=True)
+    p.add_argument("--trainer", required=True, choices=["standard", "pgd"])
+    p.add_argument("--seed", required=True, type=int)
+    stage.run(main, p)
