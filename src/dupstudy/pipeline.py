@@ -59,7 +59,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in [
     Stage("evaluate", inputs={"prepared": "data/prepared", "dedup": "data/dedup",
                               "model": f"results/models/{CELL}/model.pt"},
           outputs={"out": f"results/metrics/{CELL}.json"},
-          params=("attack.eps", "attack.eval_step", "attack.eval_steps", "attack.eval_restarts"),
+          params=("attack.eps", "attack.eval_step", "attack.eval_steps", "attack.eval_restarts", "train.threads"),
           code=("evaluate.py", "attacks.py", "models.py"), grid=("scheme", "rate", "trainer", "seed"), gpu=True),
     Stage("aggregate", inputs={"prepared": "data/prepared"},
           gather={"metrics_dir": "results/metrics", "curves_dir": "results/curves", "variants_dir": "data/variants"},

@@ -16,15 +16,34 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     return p
 
 
-def run(main: Callable[[argparse.Namespace, dict], str | None], p: argparse.ArgumentParser, argv=None) -> None:
-    """Parse, validate params, run; print a one-line summary. Bad params exit with code 2."""
+def declared(params: dict, stage: str) -> dict:
+    """Only the params keys the stage declares in the pipeline description.
+
+    DVC and Snakemake rerun a stage when its declared keys change; handing the stage
+    nothing else makes an undeclared read fail loudly instead of going stale silently.
+    """
+    from .pipeline import STAGES
+
+    picked: dict = {}
+    for key in STAGES[stage].params:
+        *parents, leaf = key.split(".")
+        src, dst = params, picked
+        for part in parents:
+            src, dst = src[part], dst.setdefault(part, {})
+        dst[leaf] = src[leaf]
+    return picked
+
+
+def run(main: Callable[[argparse.Namespace, dict], str | None], p: argparse.ArgumentParser, stage: str,
+        argv=None) -> None:
+    """Parse, validate params, run with the stage's declared params; print a one-line summary.
+    Bad params exit with code 2."""
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     try:
-        params = load(args.params)
+        params = declared(load(args.params), stage)
         summary = main(args, params)
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    name = p.prog.removesuffix(".py")
-    print(f"[{name}] {summary or 'done'} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    print(f"[{stage}] {summary or 'done'} ({time.perf_counter() - t0:.1f} s)", flush=True)

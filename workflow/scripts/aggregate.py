@@ -22,4 +22,4 @@ if __name__ == "__main__":
     p = stage.parser(__doc__)
     for flag in ("prepared", "metrics-dir", "curves-dir", "variants-dir", "summary", "per-class", "curves", "metrics"):
         p.add_argument(f"--{flag}", required=True)
-    stage.run(main, p)
+    stage.run(main, p, "aggregate")

@@ -17,4 +17,4 @@ if __name__ == "__main__":
     p = stage.parser(__doc__)
     p.add_argument("--prepared", required=True, help="prepared dataset folder")
     p.add_argument("--out", required=True, help="dedup results folder to write")
-    stage.run(main, p)
+    stage.run(main, p, "dedup")

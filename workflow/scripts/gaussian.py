@@ -13,4 +13,4 @@ def main(args, params):
 if __name__ == "__main__":
     p = stage.parser(__doc__)
     p.add_argument("--out", required=True, help="folder for the study's tables")
-    stage.run(main, p)
+    stage.run(main, p, "gaussian")

@@ -14,4 +14,4 @@ def main(args, params):
 if __name__ == "__main__":
     p = stage.parser(__doc__)
     p.add_argument("--out", required=True, help="prepared dataset folder to write")
-    stage.run(main, p)
+    stage.run(main, p, "ingest")

@@ -18,4 +18,4 @@ if __name__ == "__main__":
     p = stage.parser(__doc__)
     for flag in ("prepared", "dedup", "summary", "per-class", "curves", "gaussian", "out", "figures"):
         p.add_argument(f"--{flag}", required=True)
-    stage.run(main, p)
+    stage.run(main, p, "report")

@@ -42,4 +42,4 @@ if __name__ == "__main__":
     p.add_argument("--rate", required=True)
     p.add_argument("--trainer", required=True, choices=["standard", "pgd"])
     p.add_argument("--seed", required=True, type=int)
-    stage.run(main, p)
+    stage.run(main, p, "train")

@@ -27,4 +27,4 @@ if __name__ == "__main__":
     p.add_argument("--scheme", required=True, choices=["uniform", "biased"])
     p.add_argument("--rate", required=True, help="D-rate: added copies / deduplicated training size")
     p.add_argument("--seed", required=True, type=int)
-    stage.run(main, p)
+    stage.run(main, p, "variant")
