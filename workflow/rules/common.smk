@@ -1,10 +1,19 @@
-import json
+import os
+import sys
+from pathlib import Path
 
 from dupstudy import params as study_params
 from dupstudy.pipeline import STAGES, expand as expand_grid, is_dir, smk_settings, smk_shell
 
+# Jobs run `python`: make it the interpreter Snakemake runs in, activated or not.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
 # Stop before any work on a bad params.yaml, naming the key and what is allowed.
-study_params.validate(config, source="params.yaml")
+try:
+    study_params.validate(config, source="params.yaml")
+except study_params.ParamsError as err:
+    print(f"error: {err}", file=sys.stderr)
+    sys.exit(2)
 
 wildcard_constraints:
     scheme="[a-z_]+",

@@ -45,6 +45,7 @@ def load_folder(folder: str | os.PathLike, workers: int = 2, progress: bool = Tr
     else:
         raise FileNotFoundError(f"dataset folder {path} does not exist (a directory or a .tar.gz is expected)")
     top = _lone_top(list(files))
+    rejected = [(name.removeprefix(top), why) for name, why in rejected]  # names relative to the data root
     entries = _layout({name.removeprefix(top): item for name, item in files.items()}, rejected)
     classes = sorted({e.cls for e in entries})
     results = _decode_all([e.item for e in entries], workers, progress)
@@ -132,7 +133,8 @@ def _layout(files: dict[str, str | bytes], rejected: list) -> list[Entry]:
         else:
             entries.append(Entry(rel, parts[0], parts[1], item))
     for split, n in sorted(other_splits.items()):
-        rejected.append((f"{split}/", f"split folder {split!r} ignored ({n} files): only 'train' and 'test' are allowed"))
+        why = f"split folder {split!r} ignored ({n} file{'s' * (n != 1)}): only 'train' and 'test' are allowed"
+        rejected.append((f"{split}/", why))
     return sorted(entries, key=lambda e: (SPLITS.index(e.split), e.cls, e.rel))
 
 

@@ -1,0 +1,84 @@
+"""The whole pipeline on the embedded digits, run for real by DVC and by Snakemake."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from pipeline_project import BIN, TINY, dvc_stages_run, edit_params, make, run, snakemake_jobs
+
+pytestmark = pytest.mark.slow
+N_MODELS = 8  # 2 schemes x 2 rates x 2 trainers x 1 seed
+
+
+@pytest.fixture(scope="module")
+def dvc_project(tmp_path_factory):
+    root = make(tmp_path_factory.mktemp("dvc_project"))
+    first = run([str(BIN / "dvc"), "repro"], root)
+    return root, first.stdout + first.stderr
+
+
+def test_dvc_repro_runs_every_stage_and_writes_the_report(dvc_project):
+    root, log = dvc_project
+    ran = dvc_stages_run(log)
+    assert len(ran) == 5 + 4 + 2 * N_MODELS  # ingest dedup aggregate gaussian report + variants + train/eval
+    html = (root / "reports/index.html").read_text()
+    assert "<html" in html.lower() and len(html) > 5000
+    summary = pd.read_csv(root / "results/summary.csv")
+    assert len(summary) == N_MODELS
+    assert summary["clean_acc"].between(0.3, 1).all()  # trained, well above the 0.1 of chance
+    assert (summary["robust_acc"] <= summary["clean_acc"]).all()
+    metrics = json.loads((root / "results/metrics.json").read_text())
+    assert set(metrics) == {"standard", "pgd"}
+    assert (root / "dvc.lock").exists()
+
+
+def test_second_dvc_repro_runs_nothing(dvc_project):
+    root, _ = dvc_project
+    again = run([str(BIN / "dvc"), "repro"], root)
+    assert dvc_stages_run(again.stdout + again.stderr) == []
+    assert run([str(BIN / "dvc"), "status"], root).stdout.strip().endswith("up to date.")
+
+
+def test_snakemake_after_dvc_repro_has_nothing_to_do(dvc_project):
+    root, _ = dvc_project
+    dry = run([str(BIN / "snakemake"), "-n", "--cores", "1"], root)
+    assert snakemake_jobs(dry.stdout + dry.stderr) == [], dry.stdout[-2000:]
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def test_dvc_metrics_show_reads_the_aggregate(dvc_project):
+    root, _ = dvc_project
+    shown = run([str(BIN / "dvc"), "metrics", "show"], root).stdout
+    assert "results/metrics.json" in shown and "clean_acc" in shown
+
+
+def test_editing_a_training_value_reruns_only_what_depends_on_it(dvc_project):
+    root, _ = dvc_project
+    edit_params(root, {"train": {"epochs": TINY["train"]["epochs"] + 1}})
+    out = run([str(BIN / "dvc"), "repro"], root)
+    ran = {name.split("@")[0] for name in dvc_stages_run(out.stdout + out.stderr)}
+    assert ran == {"train", "evaluate", "aggregate", "report"}
+    assert len([n for n in dvc_stages_run(out.stdout + out.stderr) if n.startswith("train@")]) == N_MODELS
+
+
+def test_snakemake_runs_the_same_pipeline(tmp_path):
+    root = make(tmp_path, dvc=False)
+    full = run([str(BIN / "snakemake"), "--cores", "2"], root)
+    assert (root / "reports/index.html").exists()
+    assert len(pd.read_csv(root / "results/summary.csv")) == N_MODELS
+    jobs = snakemake_jobs(full.stdout + full.stderr)
+    assert jobs.count("train") == N_MODELS and jobs.count("ingest") == 1
+    assert "Nothing to be done" in run([str(BIN / "snakemake"), "-n", "--cores", "1"], root).stderr
+    # An edit to the attack used in evaluation reruns evaluation and what reads it, not training.
+    edit_params(root, {"attack": {"eval_steps": 6}})
+    dry = run([str(BIN / "snakemake"), "-n", "--cores", "1"], root)
+    assert set(snakemake_jobs(dry.stdout + dry.stderr)) == {"evaluate", "aggregate", "report", "all"}
+
+
+def test_bad_params_stop_snakemake_with_exit_2_before_any_work(tmp_path):
+    root = make(tmp_path, overrides={**TINY, "attack": {"eps": -0.5}}, dvc=False)
+    proc = run([str(BIN / "snakemake"), "--cores", "1"], root, check=False)
+    assert proc.returncode == 2
+    assert "attack.eps" in proc.stderr and "-0.5" in proc.stderr
+    assert not (root / "data").exists()
