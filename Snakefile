@@ -17,7 +17,7 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         "reports/index.html",
         "results/metrics.json",
-    default_target: True

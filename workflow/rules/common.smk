@@ -3,10 +3,23 @@ import sys
 from pathlib import Path
 
 from dupstudy import params as study_params
-from dupstudy.pipeline import STAGES, expand as expand_grid, is_dir, smk_settings, smk_shell
+from dupstudy.pipeline import (
+    STAGES,
+    expand as expand_grid,
+    is_dir,
+    smk_settings,
+    smk_shell,
+)
+
+
+envvars:
+    "PATH",
+
 
 # Jobs run `python`: make it the interpreter Snakemake runs in, activated or not.
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+os.environ["PATH"] = (
+    f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+)
 
 # Stop before any work on a bad params.yaml, naming the key and what is allowed.
 try:
@@ -14,6 +27,7 @@ try:
 except study_params.ParamsError as err:
     print(f"error: {err}", file=sys.stderr)
     sys.exit(2)
+
 
 wildcard_constraints:
     scheme="[a-z_]+",
@@ -23,7 +37,9 @@ wildcard_constraints:
 
 
 def stage_outputs(name):
-    return {k: directory(v) if is_dir(v) else v for k, v in STAGES[name].outputs.items()}
+    return {
+        k: directory(v) if is_dir(v) else v for k, v in STAGES[name].outputs.items()
+    }
 
 
 def stage_inputs(name):

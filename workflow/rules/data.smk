@@ -1,13 +1,13 @@
 rule ingest:
     output:
         **stage_outputs("ingest"),
-    params:
-        settings=smk_settings(STAGES["ingest"], config),
     log:
         stage_log("ingest"),
     conda:
         "../../envs/dupstudy.yaml"
     threads: 2
+    params:
+        settings=smk_settings(STAGES["ingest"], config),
     shell:
         smk_shell(STAGES["ingest"])
 
@@ -17,13 +17,13 @@ rule dedup:
         **stage_inputs("dedup"),
     output:
         **stage_outputs("dedup"),
-    params:
-        settings=smk_settings(STAGES["dedup"], config),
     log:
         stage_log("dedup"),
     conda:
         "../../envs/dupstudy.yaml"
     threads: 2
+    params:
+        settings=smk_settings(STAGES["dedup"], config),
     shell:
         smk_shell(STAGES["dedup"])
 
@@ -33,11 +33,11 @@ rule variant:
         **stage_inputs("variant"),
     output:
         **stage_outputs("variant"),
-    params:
-        settings=smk_settings(STAGES["variant"], config),
     log:
         stage_log("variant"),
     conda:
         "../../envs/dupstudy.yaml"
+    params:
+        settings=smk_settings(STAGES["variant"], config),
     shell:
         smk_shell(STAGES["variant"])

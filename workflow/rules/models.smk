@@ -3,8 +3,6 @@ rule train:
         **stage_inputs("train"),
     output:
         **stage_outputs("train"),
-    params:
-        settings=smk_settings(STAGES["train"], config),
     log:
         stage_log("train"),
     conda:
@@ -12,6 +10,8 @@ rule train:
     threads: 1
     resources:
         gpu=1,
+    params:
+        settings=smk_settings(STAGES["train"], config),
     shell:
         smk_shell(STAGES["train"])
 
@@ -21,8 +21,6 @@ rule evaluate:
         **stage_inputs("evaluate"),
     output:
         **stage_outputs("evaluate"),
-    params:
-        settings=smk_settings(STAGES["evaluate"], config),
     log:
         stage_log("evaluate"),
     conda:
@@ -30,5 +28,7 @@ rule evaluate:
     threads: 1
     resources:
         gpu=1,
+    params:
+        settings=smk_settings(STAGES["evaluate"], config),
     shell:
         smk_shell(STAGES["evaluate"])

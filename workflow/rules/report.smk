@@ -3,12 +3,12 @@ rule aggregate:
         **stage_inputs("aggregate"),
     output:
         **stage_outputs("aggregate"),
-    params:
-        settings=smk_settings(STAGES["aggregate"], config),
     log:
         stage_log("aggregate"),
     conda:
         "../../envs/dupstudy.yaml"
+    params:
+        settings=smk_settings(STAGES["aggregate"], config),
     shell:
         smk_shell(STAGES["aggregate"])
 
@@ -16,13 +16,13 @@ rule aggregate:
 rule gaussian:
     output:
         **stage_outputs("gaussian"),
-    params:
-        settings=smk_settings(STAGES["gaussian"], config),
     log:
         stage_log("gaussian"),
     conda:
         "../../envs/dupstudy.yaml"
     threads: 1
+    params:
+        settings=smk_settings(STAGES["gaussian"], config),
     shell:
         smk_shell(STAGES["gaussian"])
 
@@ -32,11 +32,11 @@ rule report:
         **stage_inputs("report"),
     output:
         **stage_outputs("report"),
-    params:
-        settings=smk_settings(STAGES["report"], config),
     log:
         stage_log("report"),
     conda:
         "../../envs/dupstudy.yaml"
+    params:
+        settings=smk_settings(STAGES["report"], config),
     shell:
         smk_shell(STAGES["report"])

@@ -1,0 +1,24 @@
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def test_snakemake_lint_is_clean(project_root):
+    proc = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=project_root, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Congratulations, your workflow is in a good condition!" in out, out
+
+
+def test_rules_are_snakefmt_formatted(project_root):
+    proc = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules"], cwd=project_root,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_help_explains_every_subcommand():
+    out = subprocess.run([str(BIN / "dupstudy"), "--help"], capture_output=True, text=True, check=True).stdout
+    for word in ("validate", "dag", "dedup", "snakemake --cores all"):
+        assert word in out
