@@ -17,13 +17,23 @@ from typing import Any, Iterator
 import numpy as np
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _tmp_sibling(path: Path, is_dir: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{path.name}.tmp-"
+    # mkstemp/mkdtemp create private (0600/0700) paths; outputs get the usual permissions.
     if is_dir:
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
+        os.chmod(tmp, 0o777 & ~_umask())
+        return tmp
     fd, name = tempfile.mkstemp(prefix=prefix, dir=path.parent, suffix=path.suffix)
     os.close(fd)
+    os.chmod(name, 0o666 & ~_umask())
     return Path(name)
 
 

@@ -72,7 +72,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in [
                             "per_class": "results/per_class.csv", "curves": "results/curves.csv",
                             "gaussian": "results/gaussian"},
           outputs={"out": "reports/index.html", "figures": "reports/figures"},
-          params=("report", "grid", "variants", "dataset"), code=("report",)),
+          params=("report", "grid", "variants", "dataset", "dedup", "model", "train", "attack"), code=("report",)),
 ]}
 
 

@@ -1,0 +1,941 @@
+"""Build the study report: one self-contained HTML file (figures embedded as base64 PNG).
+
+Every input other than params is optional: a missing or unreadable file becomes a short
+"not available" note in its section, never an exception. Figures are also written as PNG and
+SVG into figures_dir. All outputs are written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ..gaussian import t_interval
+from ..io import atomic_path
+from . import figures as figs
+
+PAPER = {
+    "title": ("A. Aghabagherloo, A. Abadi, S. Sarkar, V. A. Dasu, B. Preneel, \"Impact of Data Duplication on Deep "
+              "Neural Network-Based Image Classifiers: Robust vs. Standard Models\", arXiv 2504.00638 (v2, 2025)"),
+    "url": "https://arxiv.org/abs/2504.00638",
+    # CIFAR-10 clean test accuracy (%) at the paper's D-rate (%)
+    "standard": {0.0: "70.72", 0.3: "74.12", 0.6: "75.11"},
+    "pgd": {0.0: "41.16", 0.3: "27.39", 0.6: "20.90"},
+    # Gaussian study, biased duplication, D-rate 40: overall accuracy without -> with duplicates
+    "gaussian_biased_40": ("0.76", "0.72"),
+}
+
+SUMMARY_COLUMNS = ["scheme", "rate", "trainer", "seed", "clean_acc"]
+CURVE_COLUMNS = ["scheme", "rate", "trainer", "seed", "step", "loss"]
+PER_CLASS_COLUMNS = ["scheme", "rate", "trainer", "seed", "class", "clean_acc"]
+ACC_COLUMNS = ["clean_acc", "robust_acc", "clean_acc_no_leak"]
+
+
+# ============================================================================ entry point
+
+def build_report(out_html: Path, figures_dir: Path, *, params: dict, summary_csv: Path | None, curves_csv: Path | None,
+                 per_class_csv: Path | None, gaussian_dir: Path | None, dedup_dir: Path | None,
+                 prepared_meta: Path | None, provenance: dict | None) -> None:
+    """Render the report to out_html and its figures (PNG + SVG) to figures_dir."""
+    start = time.perf_counter()
+    figs.setup()
+    b = _Builder(Path(out_html), Path(figures_dir), params or {})
+    b.meta = b.read_json(prepared_meta, "prepared dataset meta.json")
+    b.summary = b.read_csv(summary_csv, "model summary", SUMMARY_COLUMNS)
+    b.curves = b.read_csv(curves_csv, "training curves", CURVE_COLUMNS)
+    b.per_class = b.read_csv(per_class_csv, "per-class accuracy", PER_CLASS_COLUMNS)
+    b.load_gaussian(gaussian_dir)
+    b.load_dedup(dedup_dir, prepared_meta)
+    b.inputs = [("model summary (CSV)", summary_csv), ("training curves (CSV)", curves_csv),
+                ("per-class accuracy (CSV)", per_class_csv), ("Gaussian study", gaussian_dir),
+                ("deduplication", dedup_dir), ("prepared dataset meta.json", prepared_meta)]
+
+    sections = [
+        b.section_overview(),
+        b.section_comparison(),
+        b.section_dedup(),
+        b.section_accuracy(),
+        b.section_per_class(),
+        b.section_convergence(),
+        b.section_leakage(),
+        b.section_gaussian(),
+        b.section_provenance(provenance or {}, time.perf_counter() - start),
+    ]
+    html = _render(title=(params or {}).get("report", {}).get("title", "Duplicates and robustness"),
+                   sections=sections, problems=b.problems,
+                   generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    with atomic_path(out_html) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+
+
+def _render(**ctx) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent)),
+                             autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("template.html").render(**ctx)
+
+
+# ============================================================================ small helpers
+
+def _p(text: str) -> dict:
+    return {"type": "p", "text": text}
+
+
+def _note(text: str) -> dict:
+    return {"type": "note", "text": text}
+
+
+def _list(items: list[str]) -> dict:
+    return {"type": "list", "items": items}
+
+
+def _table(columns: list[str], rows: list[list], caption: str = "", css: str = "") -> dict:
+    return {"type": "table", "columns": columns, "rows": [[_cell(c) for c in r] for r in rows], "caption": caption,
+            "css": css}
+
+
+def _cell(value) -> dict:
+    if isinstance(value, dict):
+        return {"text": str(value.get("text", "")), "cls": value.get("cls", ""), "href": value.get("href")}
+    if isinstance(value, float) and math.isnan(value):
+        return {"text": "–", "cls": "", "href": None}
+    return {"text": str(value), "cls": "", "href": None}
+
+
+def _pct(v: float, digits: int = 2) -> str:
+    return "–" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def _fmt_ci(m: float, lo: float, hi: float, n: int | None = None, unit: str = " %", digits: int = 2) -> str:
+    if m is None or not np.isfinite(m):
+        return "–"
+    text = f"{m:.{digits}f}{unit}"
+    if np.isfinite(lo) and np.isfinite(hi):
+        text += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
+    if n is not None:
+        text += f" (n={n})"
+    return text
+
+
+def _rate_str(r: float) -> str:
+    return f"{100 * r:g} %"
+
+
+def _close(a, b) -> bool:
+    return abs(float(a) - float(b)) < 1e-9
+
+
+def _percent_scale(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Accuracies as percent: a table whose accuracy columns are all <= 1 is taken as fractions."""
+    cols = [c for c in cols if c in frame]
+    if not cols:
+        return frame
+    values = frame[cols].apply(pd.to_numeric, errors="coerce")
+    if np.nanmax(values.to_numpy(float), initial=0.0) <= 1.0 + 1e-9:
+        values = values * 100.0
+    frame = frame.copy()
+    frame[cols] = values
+    return frame
+
+
+def _with_shared_zero(frame: pd.DataFrame) -> pd.DataFrame:
+    """D-rate 0 is the same training set for every scheme: give each scheme the rate-0 rows it lacks."""
+    if frame is None or frame.empty:
+        return frame
+    schemes = sorted(frame.loc[frame["rate"] > 0, "scheme"].unique())
+    zero = frame[frame["rate"] == 0]
+    if zero.empty or not schemes:
+        return frame
+    # one source scheme per trainer, so a rate-0 run trained under several names is not counted twice
+    source = zero.groupby("trainer")["scheme"].min()
+    zero = zero[zero["scheme"].to_numpy() == zero["trainer"].map(source).to_numpy()]
+    parts = [frame[frame["rate"] > 0]]
+    for s in schemes:
+        own = frame[(frame["rate"] == 0) & (frame["scheme"] == s)]
+        parts.append(own if len(own) else zero.assign(scheme=s))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _diff(frame: pd.DataFrame, metric: str, trainer: str, scheme: str, rate: float, base_rate: float = 0.0) -> dict | None:
+    """Mean difference of `metric` at `rate` (scheme) minus at base_rate (any scheme), with a 95% t-interval.
+
+    Paired by seed when at least two seeds have both cells, else Welch's interval."""
+    from scipy import stats
+
+    if frame is None or metric not in frame:
+        return None
+    f = frame[frame["trainer"] == trainer]
+    hi = f[(f["scheme"] == scheme) & np.isclose(f["rate"], rate)].groupby("seed")[metric].mean().dropna()
+    lo = f[np.isclose(f["rate"], base_rate)].groupby("seed")[metric].mean().dropna()
+    if hi.empty or lo.empty:
+        return None
+    common = hi.index.intersection(lo.index)
+    out = {"mean_hi": float(hi.mean()), "mean_lo": float(lo.mean()), "n_hi": len(hi), "n_lo": len(lo), "rate": rate}
+    if len(common) >= 2:
+        m, l, h = t_interval((hi[common] - lo[common]).to_numpy(float))
+        out.update(diff=m, lo=l, hi=h, n=len(common), how="paired by seed")
+    elif len(hi) >= 2 and len(lo) >= 2:
+        v1, v2 = hi.var(ddof=1) / len(hi), lo.var(ddof=1) / len(lo)
+        m = float(hi.mean() - lo.mean())
+        se = math.sqrt(v1 + v2)
+        dof = (v1 + v2) ** 2 / ((v1 ** 2) / (len(hi) - 1) + (v2 ** 2) / (len(lo) - 1)) if se > 0 else 1.0
+        half = float(stats.t.ppf(0.975, dof) * se)
+        out.update(diff=m, lo=m - half, hi=m + half, n=min(len(hi), len(lo)), how="Welch")
+    else:
+        out.update(diff=float(hi.mean() - lo.mean()), lo=float("nan"), hi=float("nan"), n=min(len(hi), len(lo)),
+                   how="single seed")
+    return out
+
+
+def _verdict(d: dict | None, expect: str) -> tuple[str, str]:
+    """expect: 'up' (claim: increases), 'down' (claim: decreases), 'not_up' (claim: does not increase)."""
+    if d is None:
+        return "not tested", "no matching runs in this study"
+    if not (np.isfinite(d["lo"]) and np.isfinite(d["hi"])):
+        return "not tested", "one seed per cell: no confidence interval, so no verdict"
+    up, down = d["lo"] > 0, d["hi"] < 0
+    if expect == "up":
+        return ("supported", "") if up else ("not supported", "the change goes the other way" if down else
+                                             "no change detectable at 95 % confidence")
+    if expect == "down":
+        return ("supported", "") if down else ("not supported", "the change goes the other way" if up else
+                                               "no change detectable at 95 % confidence")
+    return ("not supported", "it increases") if up else ("supported", "")
+
+
+def _sentences(*parts: str) -> str:
+    """Join clauses into sentences: empty parts dropped, each capitalised and ended with a full stop."""
+    out = []
+    for part in parts:
+        part = (part or "").strip()
+        if part:
+            out.append(part[0].upper() + part[1:] + ("" if part.endswith((".", "!", "?")) else "."))
+    return " ".join(out)
+
+
+def _verdict_cell(v: str) -> dict:
+    return {"text": v, "cls": {"supported": "ok", "not supported": "bad"}.get(v, "muted")}
+
+
+def _diff_text(d: dict | None, unit: str = " pp") -> str:
+    if d is None:
+        return "–"
+    return (f"{_pct(d['mean_lo'])} → {_pct(d['mean_hi'])} %; change {_fmt_ci(d['diff'], d['lo'], d['hi'], unit=unit)}"
+            f" ({d['how']}, n={d['n']})")
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(obj, dict):
+        rows = []
+        for k in sorted(obj, key=str):
+            rows += _flatten(obj[k], f"{prefix}.{k}" if prefix else str(k))
+        return rows or [(prefix, "{}")]
+    if isinstance(obj, (list, tuple)) and any(isinstance(v, (dict, list)) for v in obj):
+        return [(prefix, json.dumps(obj, default=str))]
+    if isinstance(obj, (list, tuple)):
+        return [(prefix, ", ".join(map(str, obj)))]
+    return [(prefix, "" if obj is None else str(obj))]
+
+
+# ============================================================================ the builder
+
+class _Builder:
+    def __init__(self, out_html: Path, figures_dir: Path, params: dict):
+        self.out_html, self.figures_dir, self.params = out_html, figures_dir, params
+        self.problems: list[str] = []
+        self.meta: dict | None = None
+        self.summary = self.curves = self.per_class = None
+        self.gauss: dict | None = None
+        self.dedup: dict | None = None
+        self.dedup_per_class = self.pairs = None
+        self.images = None
+        self.missing: dict[str, str] = {}
+        self.inputs: list = []
+
+    # ------------------------------------------------------------------ reading
+
+    def _why_missing(self, path, what: str) -> str | None:
+        if path is None:
+            return f"{what}: not given"
+        if not Path(path).exists():
+            return f"{what}: {path} does not exist"
+        return None
+
+    def read_json(self, path, what: str) -> dict | None:
+        why = self._why_missing(path, what)
+        if why:
+            self.missing[what] = why
+            return None
+        try:
+            data = json.loads(Path(path).read_text())
+            return data if isinstance(data, dict) else None
+        except Exception as err:  # noqa: BLE001 - the report must render whatever the inputs are
+            self.missing[what] = f"{what}: {path} could not be read ({err})"
+            return None
+
+    def read_csv(self, path, what: str, required: list[str]) -> pd.DataFrame | None:
+        why = self._why_missing(path, what)
+        if why:
+            self.missing[what] = why
+            return None
+        try:
+            frame = pd.read_csv(path)
+        except Exception as err:  # noqa: BLE001
+            self.missing[what] = f"{what}: {path} could not be read ({err})"
+            return None
+        lacking = [c for c in required if c not in frame]
+        if lacking:
+            self.missing[what] = f"{what}: {path} lacks column(s) {', '.join(lacking)}"
+            return None
+        if frame.empty:
+            self.missing[what] = f"{what}: {path} has no rows"
+            return None
+        frame["rate"] = pd.to_numeric(frame["rate"], errors="coerce")
+        for col in ("scheme", "trainer"):
+            frame[col] = frame[col].astype(str)
+        return _percent_scale(frame, ACC_COLUMNS)
+
+    def load_gaussian(self, gaussian_dir) -> None:
+        why = self._why_missing(gaussian_dir, "Gaussian study")
+        if why:
+            self.missing["Gaussian study"] = why
+            return
+        try:
+            from ..gaussian import load_study
+
+            self.gauss = load_study(gaussian_dir)
+        except Exception as err:  # noqa: BLE001
+            self.missing["Gaussian study"] = f"Gaussian study: {gaussian_dir} could not be read ({err})"
+
+    def load_dedup(self, dedup_dir, prepared_meta) -> None:
+        why = self._why_missing(dedup_dir, "deduplication")
+        if why:
+            self.missing["deduplication"] = why
+            return
+        d = Path(dedup_dir)
+        self.dedup = self.read_json(d / "summary.json", "deduplication summary") or {}
+        if (d / "per_class.csv").is_file():
+            try:
+                pc = pd.read_csv(d / "per_class.csv")
+                if {"class", "removed"} <= set(pc):
+                    self.dedup_per_class = pc
+            except Exception as err:  # noqa: BLE001
+                self.problems.append(f"deduplication per_class.csv could not be read ({err})")
+        if (d / "pairs.parquet").is_file():
+            try:
+                pairs = pd.read_parquet(d / "pairs.parquet")
+                if {"a", "b", "kind", "distance"} <= set(pairs):
+                    self.pairs = pairs
+            except Exception as err:  # noqa: BLE001
+                self.problems.append(f"deduplication pairs.parquet could not be read ({err})")
+        if prepared_meta is not None and (Path(prepared_meta).parent / "images.npy").is_file():
+            try:
+                self.images = np.load(Path(prepared_meta).parent / "images.npy", mmap_mode="r", allow_pickle=False)
+            except Exception as err:  # noqa: BLE001
+                self.problems.append(f"prepared images.npy could not be read ({err})")
+
+    # ------------------------------------------------------------------ figures
+
+    def figure(self, name: str, title: str, caption: str, draw: Callable, *args, **kwargs) -> dict:
+        try:
+            fig = draw(*args, **kwargs)
+            f = figs.save(fig, self.figures_dir, name, title, caption)
+        except Exception as err:  # noqa: BLE001 - a broken figure must not take the report down
+            import matplotlib.pyplot as plt
+
+            plt.close("all")
+            self.problems.append(f"figure {name!r} could not be drawn: {type(err).__name__}: {err}")
+            self.problems.append(traceback.format_exc(limit=3))
+            return _note(f"Figure “{title}” is not available: it could not be drawn ({type(err).__name__}: {err}).")
+        return {"type": "figure", "title": f.title, "caption": f.caption, "b64": f.b64, "alt": f.title,
+                "png_href": self.href(f.png), "svg_href": self.href(f.svg)}
+
+    def href(self, path) -> str | None:
+        path = Path(path)
+        if not path.exists():
+            return None
+        return Path(os.path.relpath(path.resolve(), self.out_html.parent.resolve())).as_posix()
+
+    def unavailable(self, *whats: str) -> dict:
+        reasons = [self.missing[w] for w in whats if w in self.missing]
+        return _note("Not available: " + "; ".join(reasons or ["no data"]) + ".")
+
+    # ------------------------------------------------------------------ facts
+
+    @property
+    def dataset(self) -> str:
+        if self.meta and self.meta.get("dataset"):
+            return str(self.meta["dataset"])
+        return str(self.params.get("dataset", {}).get("name", "unknown"))
+
+    @property
+    def classes(self) -> list[str] | None:
+        return list(self.meta["classes"]) if self.meta and isinstance(self.meta.get("classes"), list) else None
+
+    def rate_definition(self) -> str:
+        protocol = self.params.get("variants", {}).get("protocol", "additive")
+        base = ("D-rate r = added copies / deduplicated training-set size N (the training set after duplicates "
+                "found in it were removed). ")
+        if protocol == "fixed":
+            return base + ("Protocol “fixed”: the variant keeps N images, of which round(rN) slots hold copies, so the "
+                           "amount of unique content shrinks to (1 − r)N while the size stays the same.")
+        return base + ("Protocol “additive” (the paper's): round(rN) copies are added to all N originals, so the "
+                       "variant has about N(1 + r) images; with a fixed number of epochs the model takes more "
+                       "optimizer steps on larger variants.")
+
+    # ------------------------------------------------------------------ sections
+
+    def section_overview(self) -> dict:
+        p = self.params
+        grid, train, attack = p.get("grid", {}), p.get("train", {}), p.get("attack", {})
+        blocks = []
+        if self.meta:
+            counts = self.meta.get("counts", {})
+            shape = "×".join(map(str, self.meta.get("shape", [])))
+            blocks.append(_p(
+                f"Dataset: {self.dataset} — {len(self.classes or [])} classes, images {shape}, "
+                + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + " images."))
+        else:
+            blocks.append(_p(f"Dataset: {self.dataset}."))
+            blocks.append(self.unavailable("prepared dataset meta.json"))
+        if self.dedup:
+            before, after = self.dedup.get("n_train_before"), self.dedup.get("n_train_after")
+            if before is not None and after is not None:
+                blocks.append(_p(f"Before any variant was made, the training set was deduplicated: {before} → {after} "
+                                 f"images, so D-rate 0 has no known duplicates."))
+        schemes = grid.get("schemes", [])
+        rates = grid.get("rates", [])
+        trainers = grid.get("trainers", [])
+        seeds = grid.get("seeds", [])
+        n_cells = len(schemes) * len(rates) * len(trainers) * len(seeds)
+        blocks.append(_p(
+            f"Grid: duplication schemes {', '.join(map(str, schemes)) or '–'}; D-rates "
+            f"{', '.join(_rate_str(r) for r in rates) or '–'}; trainers {', '.join(map(str, trainers)) or '–'}; "
+            f"seeds {', '.join(map(str, seeds)) or '–'} ({n_cells} cells as configured"
+            + (f", {len(self.summary)} trained models found in the summary" if self.summary is not None else "")
+            + ")."))
+        blocks.append(_p(self.rate_definition()))
+        biased = p.get("variants", {}).get("biased", {})
+        blocks.append(_p(
+            "Schemes: uniform — each copy drawn uniformly from all training images; biased — a share "
+            f"{biased.get('favoured_share', '–')} of all copies comes from the favoured class(es) "
+            f"{', '.join(map(str, biased.get('favoured_classes', []))) or '–'}, the rest from the others, "
+            "uniformly within a class (the paper's 0.7 / 0.3)."))
+        if train:
+            budget = train.get("budget", "epochs")
+            budget_text = (f"{train.get('epochs', '–')} epochs over each variant" if budget == "epochs"
+                           else f"{train.get('steps', '–')} optimizer steps for every variant (equal compute)")
+            blocks.append(_p(
+                f"Training: model {p.get('model', {}).get('arch', '–')}, budget {budget_text}, batch "
+                f"{train.get('batch_size', '–')}, SGD lr {train.get('lr', '–')}."))
+        elif self.summary is not None and {"epochs", "steps"} <= set(self.summary):
+            ep, st = self.summary["epochs"], self.summary["steps"]
+            blocks.append(_p(f"Training (from the model summary): {ep.min():g}–{ep.max():g} epochs, "
+                             f"{st.min():g}–{st.max():g} optimizer steps per model."))
+        if attack:
+            blocks.append(_p(
+                f"The robust trainer is PGD adversarial training with ε = {attack.get('eps', '–')} (pixel units in "
+                f"[0, 1]), step {attack.get('train_step', '–')}, {attack.get('train_steps', '–')} steps, random start. "
+                f"Robust accuracy is measured with PGD-{attack.get('eval_steps', '–')} (step "
+                f"{attack.get('eval_step', '–')}, {attack.get('eval_restarts', '–')} restart(s)) at the same ε, model "
+                "in eval mode."))
+        else:
+            blocks.append(_p("The robust trainer is PGD adversarial training; robust accuracy is PGD accuracy at the "
+                             "training ε with a stronger attack than in training (see params.yaml, section attack)."))
+        blocks.append(_p("Error bars and bands are 95 % confidence intervals over seeds (bootstrap in the line plots, "
+                         "t-intervals in the tables). Accuracies are in percent; “pp” = percentage points."))
+        blocks.append(_p(f"Paper studied: {PAPER['title']}."))
+        inputs = []
+        for what, path in self.inputs:
+            href = self.href(path) if path is not None else None
+            inputs.append({"text": f"{what}: " + (str(path) if path is not None else "not given")
+                           + ("" if path is None or Path(path).exists() else " (missing)"), "href": href})
+        blocks.append({"type": "links", "items": inputs, "title": "Inputs"})
+        return {"id": "overview", "title": "What was run", "blocks": blocks}
+
+    def _ours_at(self, trainer: str, rate: float) -> str:
+        s = self.summary
+        if s is None:
+            return "no runs"
+        f = s[(s["trainer"] == trainer) & np.isclose(s["rate"], rate)]
+        if rate > 0:
+            f = f[f["scheme"] == "uniform"] if (f["scheme"] == "uniform").any() else f.iloc[0:0]
+        vals = f.groupby("seed")["clean_acc"].mean().dropna()
+        if vals.empty:
+            return "not run at this D-rate"
+        m, lo, hi = t_interval(vals.to_numpy(float))
+        return _fmt_ci(m, lo, hi, len(vals))
+
+    def section_comparison(self) -> dict:
+        cifar = self.dataset.lower() == "cifar10"
+        blocks = [_p(
+            "The paper's numbers next to ours. CIFAR-10 rows compare the uniform scheme at the same nominal D-rate. "
+            "Their D-rate was not the stated fraction: their notebooks add rate // 10 whole copies of the 50 000 "
+            "training images, so their “10 %” already doubles the set and their “30 %” adds three copies of every "
+            "image (r = 3.0 in our definition). Their test set was also augmented, runs shared one optimizer object, "
+            "and their baselines are weak (2-conv CNN at 70.7 %; well-tuned models reach about 94 %).")]
+        if not cifar:
+            blocks.append(_note(f"Our run is on {self.dataset}, not CIFAR-10: the CIFAR-10 numbers are not comparable "
+                                "and are left out of the “ours” column."))
+        rows = []
+        for trainer, label in (("standard", "CIFAR-10, standard training: clean accuracy"),
+                               ("pgd", "CIFAR-10, PGD adversarial training: clean accuracy")):
+            for rate, paper in PAPER[trainer].items():
+                ours = self._ours_at(trainer, rate) if cifar else f"not comparable (our run: {self.dataset})"
+                note = ("paper: " + ("no duplicates" if rate == 0 else
+                                     f"{int(round(10 * rate))} extra copies of every image (r = {10 * rate:g})"))
+                rows.append([label, _rate_str(rate), f"{paper} %", ours, note])
+        g_paper = PAPER["gaussian_biased_40"]
+        g_without = g_with = "Gaussian study not available"
+        if self.gauss is not None:
+            gs = self.gauss["summary"]
+            sel = gs[(gs["scheme"] == "biased") & np.isclose(gs["rate"], 0.4)]
+            if sel.empty:
+                g_without = g_with = "D-rate 40 % not run"
+            else:
+                def pick(metric):
+                    r = sel[sel["metric"] == metric]
+                    if r.empty:
+                        return "–"
+                    r = r.iloc[0]
+                    return _fmt_ci(100 * r["mean"], 100 * r["ci_low"], 100 * r["ci_high"], int(r["n"]))
+                g_without, g_with = pick("base_acc_all"), pick("acc_all")
+        bayes = self.gauss["bayes_acc"] if self.gauss else None
+        gnote = ("same setup; large independent test set per seed"
+                 + (f"; the Bayes-optimal accuracy is {bayes:.3f}, so the paper's 0.76 is above what any classifier "
+                    "can reach in expectation (a noisy estimate)" if bayes else ""))
+        rows.append(["2-D Gaussians, biased duplication: overall accuracy without duplicates", "40 %",
+                     f"{g_paper[0]} ({100 * float(g_paper[0]):g} %)", g_without, gnote])
+        rows.append(["2-D Gaussians, biased duplication: overall accuracy with duplicates", "40 %",
+                     f"{g_paper[1]} ({100 * float(g_paper[1]):g} %)", g_with, "ours: mean [95 % CI] over seeds"])
+        blocks.append(_table(["quantity", "D-rate", "published", "ours: mean [95 % CI] (n seeds)", "note"], rows,
+                             caption="Published vs ours", css="comparison"))
+        blocks.append(_table(["paper claim", "verdict", "our evidence", "reason"], self.claims(),
+                             caption="Paper claims tested by this run", css="claims"))
+        return {"id": "comparison", "title": "Published vs ours", "blocks": blocks}
+
+    # ------------------------------------------------------------------ claims
+
+    def _max_rate(self, trainer: str, scheme: str, target: float = 0.6) -> float | None:
+        s = self.summary
+        if s is None:
+            return None
+        rates = sorted(s[(s["trainer"] == trainer) & (s["scheme"] == scheme) & (s["rate"] > 0)]["rate"].unique())
+        if not rates:
+            return None
+        return min(rates, key=lambda r: (abs(r - target), -r))
+
+    def claims(self) -> list[list]:
+        rows = []
+        ds = self.dataset
+        on = "" if ds.lower() == "cifar10" else f"tested on {ds}, not CIFAR-10"
+        s = self.summary
+        base_std = base_pgd = float("nan")
+        if s is not None:
+            z = s[s["rate"] == 0]
+            base_std = float(z[z["trainer"] == "standard"]["clean_acc"].mean())
+            base_pgd = float(z[z["trainer"] == "pgd"]["clean_acc"].mean())
+        their_rate = ("their D-rate 60 % meant six extra copies of every image (r = 6), beyond this grid; "
+                      "the direction at r < 1 is what is tested here")
+
+        # C1 standard training gains
+        r = self._max_rate("standard", "uniform")
+        d = _diff(s, "clean_acc", "standard", "uniform", r) if r is not None else None
+        v, why = _verdict(d, "up")
+        rows.append(["Standard training: duplicating training images raises clean accuracy "
+                     "(CIFAR-10, 70.72 → 75.11 % from D-rate 0 to 60)",
+                     _verdict_cell(v), (f"uniform, r = {_rate_str(r)}: " if r is not None else "") + _diff_text(d),
+                     _sentences(why, on,
+                                f"our baseline reaches {base_std:.1f} % at r = 0 (theirs 70.72 %, a weak 2-conv CNN)"
+                                if np.isfinite(base_std) else "", their_rate)])
+
+        # C2 PGD clean accuracy falls
+        r = self._max_rate("pgd", "uniform")
+        d = _diff(s, "clean_acc", "pgd", "uniform", r) if r is not None else None
+        v, why = _verdict(d, "down")
+        rows.append(["PGD adversarial training: duplication lowers clean accuracy (41.16 → 20.90 % from D-rate 0 to 60)",
+                     _verdict_cell(v), (f"uniform, r = {_rate_str(r)}: " if r is not None else "") + _diff_text(d),
+                     _sentences(why, on,
+                                f"our PGD-AT baseline reaches {base_pgd:.1f} % clean (theirs 41.16 %)"
+                                if np.isfinite(base_pgd) else "",
+                                "their PGD ran in [-1, 1] units with ε = 0.5 and clamped to [0, 1], a non-standard "
+                                "threat model", their_rate)])
+
+        # C3 robust accuracy not improved
+        d = _diff(s, "robust_acc", "pgd", "uniform", r) if r is not None and s is not None and "robust_acc" in s else None
+        v, why = _verdict(d, "not_up")
+        atk = self.params.get("attack", {})
+        rows.append(["PGD adversarial training: duplication does not improve adversarial accuracy",
+                     _verdict_cell(v), (f"uniform, r = {_rate_str(r)}: " if r is not None else "") + _diff_text(d),
+                     _sentences(why, on,
+                                f"our attack: PGD-{atk.get('eval_steps', '–')}, ε = {atk.get('eps', '–')}, "
+                                f"{atk.get('eval_restarts', '–')} restart(s)" if atk else "",
+                                "the absence of a significant gain is read as support")])
+
+        # C4 slower convergence, per trainer
+        for trainer in ("standard", "pgd"):
+            d, text = self._convergence_diff(trainer)
+            v, why = _verdict(d, "up")
+            rows.append([f"Training converges more slowly with duplicates ({trainer})", _verdict_cell(v), text,
+                         _sentences(why, on,
+                                    "compared as training loss at the same number of optimizer steps (higher = "
+                                    "slower); per epoch, larger variants take more steps and are not comparable")])
+
+        # C5 drop up to 3.2 % on CIFAR-100 / ImageNet subsets
+        if ds.lower() == "cifar100" and s is not None:
+            drops = []
+            for trainer in sorted(s["trainer"].unique()):
+                for scheme in sorted(s.loc[s["rate"] > 0, "scheme"].unique()):
+                    for rate in sorted(s.loc[(s["scheme"] == scheme) & (s["rate"] > 0), "rate"].unique()):
+                        d = _diff(s, "clean_acc", trainer, scheme, rate)
+                        if d is not None:
+                            drops.append((d["diff"], d, f"{trainer}/{scheme}/r = {_rate_str(rate)}"))
+            if drops:
+                worst = min(drops, key=lambda t: t[0])
+                v, why = _verdict(worst[1], "down")
+                rows.append(["Clean accuracy drops by up to 3.2 % (CIFAR-100 / ImageNet subsets)", _verdict_cell(v),
+                             f"largest drop: {worst[2]}: " + _diff_text(worst[1]),
+                             _sentences(why, "ImageNet subsets were not run")])
+            else:
+                rows.append(["Clean accuracy drops by up to 3.2 % (CIFAR-100 / ImageNet subsets)",
+                             _verdict_cell("not tested"), "–", "no runs with duplicates"])
+        else:
+            rows.append(["Clean accuracy drops by up to 3.2 % (CIFAR-100 / ImageNet subsets)", _verdict_cell("not tested"),
+                         "–", _sentences(f"this run is on {ds}; CIFAR-100 and ImageNet subsets were not run")])
+
+        rows += self._gaussian_claims()
+        return rows
+
+    def _convergence_diff(self, trainer: str) -> tuple[dict | None, str]:
+        c = self.curves
+        if c is None:
+            return None, "training curves not available"
+        r = None
+        rates = sorted(c[(c["trainer"] == trainer) & (c["scheme"] == "uniform") & (c["rate"] > 0)]["rate"].unique())
+        if rates:
+            r = rates[-1]
+        if r is None:
+            return None, f"no {trainer} curves with duplicates"
+        f = c[(c["trainer"] == trainer) & ((np.isclose(c["rate"], r) & (c["scheme"] == "uniform")) | (c["rate"] == 0))]
+        last = f.groupby(["scheme", "rate", "seed"])["step"].max()
+        if last.empty:
+            return None, "–"
+        common = float(last.min())
+        window = f[(f["step"] <= common) & (f["step"] > 0.9 * common)]
+        loss = window.groupby(["scheme", "rate", "seed"], as_index=False)["loss"].mean()
+        d = _diff(loss.assign(trainer=trainer), "loss", trainer, "uniform", r)
+        if d is None:
+            return None, "–"
+        text = (f"uniform, r = {_rate_str(r)}, mean loss over steps {int(0.9 * common)}–{int(common)}: "
+                f"{d['mean_lo']:.3f} → {d['mean_hi']:.3f}; change {_fmt_ci(d['diff'], d['lo'], d['hi'], unit='', digits=3)}"
+                f" ({d['how']}, n={d['n']})")
+        return d, text
+
+    def _gaussian_claims(self) -> list[list]:
+        rows = []
+        claims = [
+            "2-D Gaussians, uniform duplication: accuracy moves within about ±10 %",
+            "2-D Gaussians, uniform duplication helps when D-ratio +1 is near 50 %",
+            "2-D Gaussians, biased duplication shifts the boundary toward the under-duplicated class "
+            "(class -1 loses, class +1 gains)",
+            "2-D Gaussians, biased duplication lowers overall accuracy (D-rate 40: 0.76 → 0.72)",
+        ]
+        if self.gauss is None:
+            return [[c, _verdict_cell("not tested"), "–", "Gaussian study not available."] for c in claims]
+        ps = self.gauss["per_seed"].copy()
+        for m in ("acc_neg", "acc_pos", "acc_all"):
+            ps[f"delta_{m}"] = 100 * (ps[m] - ps[f"base_{m}"])
+        uni = ps[ps["scheme"] == "uniform"]
+        # C-G1: within +-10 %
+        if uni.empty:
+            rows.append([claims[0], _verdict_cell("not tested"), "–", "Uniform scheme not run."])
+        else:
+            by_rate = uni.groupby("rate")["delta_acc_all"].apply(lambda v: t_interval(v.to_numpy(float)))
+            lo = min(x[1] if np.isfinite(x[1]) else x[0] for x in by_rate)
+            hi = max(x[2] if np.isfinite(x[2]) else x[0] for x in by_rate)
+            worst_class = float(np.nanmax(np.abs(uni[["delta_acc_neg", "delta_acc_pos"]].groupby(uni["rate"]).mean()
+                                                 .to_numpy(float))))
+            v = "supported" if max(abs(lo), abs(hi)) <= 10 else "not supported"
+            rows.append([claims[0], _verdict_cell(v),
+                         f"overall change per rate within [{lo:.2f}, {hi:.2f}] pp (95 % CIs); largest mean per-class "
+                         f"change {worst_class:.2f} pp",
+                         "The bound holds: every change is well inside ±10 %." if v == "supported" else
+                         "Some change exceeds 10 points."])
+        # C-G2: helps near 50 %
+        near = uni[(uni["d_ratio_pos"] - 0.5).abs() <= 0.05] if not uni.empty else uni
+        # one value per seed (the mean over its near-balanced cells): cells of one seed share the baseline
+        per_seed = near.groupby("seed")["delta_acc_all"].mean() if len(near) else near
+        if len(per_seed) < 2:
+            rows.append([claims[1], _verdict_cell("not tested"), "–",
+                         "Too few seeds with uniform runs whose D-ratio +1 is within 45–55 %."])
+        else:
+            m, lo, hi = t_interval(per_seed.to_numpy(float))
+            v = "supported" if lo > 0 else "not supported"
+            rows.append([claims[1], _verdict_cell(v),
+                         f"{len(near)} uniform cells with D-ratio +1 in 45–55 %, averaged per seed (n={len(per_seed)} "
+                         f"seeds): overall change {_fmt_ci(m, lo, hi, unit=' pp')}",
+                         "A gain is detectable when the copies are balanced." if v == "supported" else
+                         "No significant gain: copies carry no new information about the distribution, they only "
+                         "re-weight points already in the training set."])
+        bia = ps[ps["scheme"] == "biased"]
+        rate = 0.4 if np.isclose(bia["rate"], 0.4).any() else (float(bia["rate"].max()) if len(bia) else None)
+        if rate is None:
+            rows.append([claims[2], _verdict_cell("not tested"), "–", "Biased scheme not run."])
+            rows.append([claims[3], _verdict_cell("not tested"), "–", "Biased scheme not run."])
+            return rows
+        b = bia[np.isclose(bia["rate"], rate)]
+        neg = t_interval(b["delta_acc_neg"].to_numpy(float))
+        pos = t_interval(b["delta_acc_pos"].to_numpy(float))
+        allc = t_interval(b["delta_acc_all"].to_numpy(float))
+        ok = np.isfinite(neg[2]) and neg[2] < 0 and np.isfinite(pos[1]) and pos[1] > 0
+        rows.append([claims[2], _verdict_cell("supported" if ok else ("not tested" if not np.isfinite(neg[2]) else
+                                                                       "not supported")),
+                     f"r = {_rate_str(rate)}: class -1 {_fmt_ci(*neg, unit=' pp')}, class +1 {_fmt_ci(*pos, unit=' pp')} "
+                     f"(paired by seed, n={len(b)})",
+                     "Over-represented class +1 copies widen its region, as the paper says."
+                     if ok else "The per-class changes are not both significant in the claimed direction."])
+        if not np.isfinite(allc[2]):
+            v = "not tested"
+        else:
+            v = "supported" if allc[2] < 0 else "not supported"
+        size = ""
+        if np.isfinite(allc[1]) and v == "supported":
+            size = ("the direction holds but not the size: the paper's drop of 4 points lies outside our CI"
+                    if allc[1] > -4.0 else "the paper's drop of 4 points lies inside our CI")
+        bayes = self.gauss["bayes_acc"]
+        rows.append([claims[3], _verdict_cell(v),
+                     f"r = {_rate_str(rate)}: {100 * b['base_acc_all'].mean():.2f} → {100 * b['acc_all'].mean():.2f} %; "
+                     f"change {_fmt_ci(*allc, unit=' pp')} (n={len(b)})",
+                     _sentences(size, f"their 0.76 without duplicates exceeds the Bayes-optimal {bayes:.3f}, so their "
+                                      "numbers come from a small, noisy test sample")])
+        return rows
+
+    # ------------------------------------------------------------------ deduplication
+
+    def section_dedup(self) -> dict:
+        blocks = []
+        if self.dedup is None:
+            return {"id": "dedup", "title": "Duplicates in the dataset", "blocks": [self.unavailable("deduplication")]}
+        d = self.dedup
+        if not d:
+            blocks.append(self.unavailable("deduplication summary"))
+        facts = [("training images before deduplication", d.get("n_train_before")),
+                 ("training images after deduplication", d.get("n_train_after")),
+                 ("test images with a duplicate in the training set (leaked)", d.get("n_leaked_test")),
+                 ("duplicate pairs whose labels disagree (conflicts)", d.get("n_conflicts"))]
+        facts = [[k, v] for k, v in facts if v is not None]
+        dd = self.params.get("dedup", {})
+        if dd:
+            blocks.append(_p(f"Exact duplicates (file and pixel checksums) and near duplicates ({dd.get('hash', '–')} "
+                             f"hash, {dd.get('hash_size', '–')}×{dd.get('hash_size', '–')} bits, Hamming distance ≤ "
+                             f"{dd.get('threshold', '–')}" + (", flips and 90° rotations included" if dd.get("dihedral")
+                                                              else "") + ") were searched within and across splits."))
+        else:
+            blocks.append(_p("Exact duplicates (checksums) and near duplicates (perceptual hashes) were searched within "
+                             "and across splits."))
+        if facts:
+            blocks.append(_table(["count", "value"], facts, caption="Deduplication"))
+        by_kind = d.get("pairs_by_kind") if isinstance(d.get("pairs_by_kind"), dict) else {}
+        by_scope = d.get("pairs_by_scope") if isinstance(d.get("pairs_by_scope"), dict) else {}
+        if by_kind or by_scope:
+            blocks.append(_table(["group", "pairs"], [[f"kind: {k}", v] for k, v in by_kind.items()]
+                                 + [[f"scope: {k}", v] for k, v in by_scope.items()], caption="Duplicate pairs"))
+            blocks.append(self.figure("dedup_pairs", "Duplicate pairs by kind and scope",
+                                      "Number of duplicate pairs found, by kind of match and by split scope.",
+                                      figs.dedup_counts, by_kind, by_scope))
+        else:
+            blocks.append(_note("Not available: pair counts by kind and scope."))
+        if self.dedup_per_class is not None:
+            pc = self.dedup_per_class
+            names = figs._class_names([str(c) for c in pc["class"]], self.classes)
+            cols = [c for c in ("train_before", "train_after", "removed") if c in pc]
+            blocks.append(_table(["class", *cols], [[names.get(str(r["class"]), r["class"]), *[r[c] for c in cols]]
+                                                    for _, r in pc.iterrows()], caption="Training images per class"))
+            blocks.append(self.figure("dedup_per_class", "Training images removed per class",
+                                      "Training images dropped as duplicates, per class (count).",
+                                      figs.dedup_per_class, pc, self.classes))
+        else:
+            blocks.append(_note("Not available: per-class deduplication counts (per_class.csv)."))
+        per_kind = int(self.params.get("report", {}).get("gallery_pairs", 24))
+        if self.pairs is not None and self.images is not None and per_kind > 0 and len(self.pairs):
+            pairs = self.pairs[(self.pairs["a"] < len(self.images)) & (self.pairs["b"] < len(self.images))
+                               & (self.pairs["a"] >= 0) & (self.pairs["b"] >= 0)]
+            if len(pairs):
+                blocks.append(self.figure("dedup_gallery", "Duplicate pairs",
+                                          f"Up to {per_kind} pairs per kind, spread over the distance range "
+                                          "(image ids; d = distance in bits for near duplicates).",
+                                          figs.dedup_gallery, self.images, pairs, per_kind))
+        elif per_kind > 0:
+            blocks.append(_note("Not available: the pair gallery needs pairs.parquet and the prepared images."))
+        return {"id": "dedup", "title": "Duplicates in the dataset", "blocks": blocks}
+
+    # ------------------------------------------------------------------ accuracy
+
+    def section_accuracy(self) -> dict:
+        if self.summary is None:
+            return {"id": "accuracy", "title": "Accuracy vs D-rate",
+                    "blocks": [self.unavailable("model summary")]}
+        s = _with_shared_zero(self.summary)
+        blocks = [_p("Clean and PGD accuracy of every trained model, by trainer and duplication scheme. Lines are "
+                     "means over seeds, bands 95 % bootstrap CIs. D-rate 0 is the same training set for every scheme.")]
+        blocks.append(self.figure("accuracy_vs_rate", "Accuracy vs D-rate",
+                                  "Test accuracy (%) vs D-rate r (% added copies); columns: trainer; rows: clean and "
+                                  "PGD accuracy; colour/marker: duplication scheme; bands: 95 % CI over seeds.",
+                                  figs.accuracy_vs_rate, s))
+        rows = []
+        metrics = [m for m in ("clean_acc", "robust_acc", "clean_acc_no_leak") if m in s]
+        for (trainer, scheme, rate), g in s.groupby(["trainer", "scheme", "rate"], sort=True):
+            row = [trainer, scheme, _rate_str(rate)]
+            for m in metrics:
+                vals = g.groupby("seed")[m].mean().dropna().to_numpy(float)
+                row.append(_fmt_ci(*t_interval(vals), unit="") if len(vals) else "–")
+            row.append(g["seed"].nunique())
+            for extra in ("n_train", "steps", "train_seconds"):
+                row.append(f"{g[extra].mean():.0f}" if extra in g and g[extra].notna().any() else "–")
+            fav = g["copies_share_favoured"] if "copies_share_favoured" in g else None
+            row.append(f"{100 * fav.mean():.1f}" if fav is not None and rate > 0 and fav.notna().any() else "–")
+            rows.append(row)
+        names = {"clean_acc": "clean %", "robust_acc": "PGD %", "clean_acc_no_leak": "clean, no leaked test %"}
+        blocks.append(_table(["trainer", "scheme", "D-rate", *[names[m] for m in metrics], "seeds", "train size",
+                              "steps", "train s", "copies to favoured classes %"], rows,
+                             caption="Mean [95 % t-interval] over seeds; train size, steps and seconds are means"))
+        return {"id": "accuracy", "title": "Accuracy vs D-rate", "blocks": blocks}
+
+    def section_per_class(self) -> dict:
+        if self.per_class is None:
+            return {"id": "per-class", "title": "Per-class accuracy", "blocks": [self.unavailable("per-class accuracy")]}
+        favoured = self.params.get("variants", {}).get("biased", {}).get("favoured_classes", [])
+        blocks = [_p("Change of each class's accuracy relative to the same trainer at D-rate 0 (percentage points, "
+                     "mean over seeds). Class bias is the mechanism the paper proposes: under biased duplication the "
+                     "favoured classes (marked *) should gain and the others lose.")]
+        blocks.append(self.figure("per_class", "Per-class accuracy change",
+                                  "Per-class accuracy minus the class's accuracy at D-rate 0 (pp); columns: scheme, "
+                                  "x: D-rate (%); * = favoured class of the biased scheme.",
+                                  figs.per_class_heatmap, self.per_class, self.classes, favoured))
+        return {"id": "per-class", "title": "Per-class accuracy", "blocks": blocks}
+
+    def section_convergence(self) -> dict:
+        if self.curves is None:
+            return {"id": "convergence", "title": "Convergence", "blocks": [self.unavailable("training curves")]}
+        blocks = [_p("Training loss per optimizer step (equal compute) and training accuracy per epoch (equal passes; "
+                     "with the additive protocol an epoch over a larger variant has more steps). Bands: 95 % CI over "
+                     "seeds; long runs are averaged into step bins.")]
+        curves = _with_shared_zero(self.curves)
+        blocks.append(self.figure("convergence_loss", "Training loss vs optimizer steps",
+                                  "Training loss (cross-entropy) vs optimizer steps; colour: D-rate (%).",
+                                  figs.convergence, curves, "step", "loss"))
+        if "epoch" in curves and "train_acc" in curves and curves["train_acc"].notna().any():
+            blocks.append(self.figure("convergence_acc", "Training accuracy vs epoch",
+                                      "Training accuracy (%) at the end of each epoch; colour: D-rate (%).",
+                                      figs.convergence, curves, "epoch", "train_acc"))
+        return {"id": "convergence", "title": "Convergence", "blocks": blocks}
+
+    def section_leakage(self) -> dict:
+        blocks = []
+        n_leak = (self.dedup or {}).get("n_leaked_test")
+        if n_leak is not None:
+            blocks.append(_p(f"{n_leak} test images have an exact or near duplicate in the training set. Clean accuracy "
+                             "is reported on the whole test set and without those images."))
+        s = self.summary
+        if s is None or "clean_acc_no_leak" not in s or s["clean_acc_no_leak"].isna().all():
+            blocks.append(_note("Not available: no accuracy without leaked test images "
+                                + ("(model summary missing)." if s is None else "(column clean_acc_no_leak empty).")))
+            return {"id": "leakage", "title": "Train/test leakage", "blocks": blocks}
+        s = _with_shared_zero(s)
+        blocks.append(self.figure("leakage", "Clean accuracy with and without leaked test images",
+                                  "Clean test accuracy (%) on all test images and on the test set without images "
+                                  "that have a duplicate in training; bands: 95 % CI over seeds.",
+                                  figs.leak_effect, s))
+        rows = []
+        for trainer, g in s.groupby("trainer"):
+            diff = (g["clean_acc"] - g["clean_acc_no_leak"]).dropna().to_numpy(float)
+            rows.append([trainer, _fmt_ci(*t_interval(diff), unit=" pp"), len(diff)])
+        blocks.append(_table(["trainer", "all − without leaked (mean [95 % CI])", "models"], rows,
+                             caption="Accuracy gained from leaked test images"))
+        return {"id": "leakage", "title": "Train/test leakage", "blocks": blocks}
+
+    # ------------------------------------------------------------------ Gaussian
+
+    def section_gaussian(self) -> dict:
+        title = "The 2-D Gaussian study (paper Figs. 1–2)"
+        if self.gauss is None:
+            return {"id": "gaussian", "title": title, "blocks": [self.unavailable("Gaussian study")]}
+        meta = self.gauss.get("meta", {})
+        st = meta.get("settings", {}) or dict(self.params.get("gaussian", {}))
+        seeds = st.get("seeds")
+        n_seeds = len(seeds) if isinstance(seeds, list) else seeds
+        bayes = self.gauss["bayes_acc"]
+        blocks = [_p(
+            f"The paper's setup: class −1 ~ N([0, 0], S), class +1 ~ N([1, 1], S), S = [[1, 0.5], [0.5, 1]], "
+            f"{st.get('n_per_class', '–')} training samples per class, SVM with RBF kernel (C = {st.get('svm_c', '–')}, "
+            f"gamma = 'scale'). D-rate r = added copies / 2·n_per_class. Uniform: copies drawn uniformly from all "
+            f"training samples; biased: each copy from class +1 with probability {st.get('favoured_share', '–')}. "
+            f"Rerun over {n_seeds} seeds, each evaluated on {st.get('test_samples', '–')} independent test points; "
+            f"the model without duplicates uses the same seed's training data and test points, so changes are paired."),
+            _p(f"Bayes-optimal accuracy Φ(Δ/2) = {bayes:.4f} (Δ = Mahalanobis distance between the means = "
+               f"{2 * _norm_ppf(bayes):.4f}). No classifier exceeds it in expectation; the paper's 0.76 does, so its "
+               f"numbers carry sampling noise of several points.")]
+        gs = self.gauss["summary"]
+        blocks.append(self.figure("gaussian_accuracy", "Gaussian study: accuracy vs D-rate",
+                                  "Top: accuracy (%) per class and overall, with duplicates (solid, 95 % t-interval "
+                                  "bands) and without (dashed); dotted: Bayes-optimal. Bottom: change vs no duplicates "
+                                  "(pp, paired by seed).",
+                                  figs.gaussian_accuracy, gs, bayes))
+        blocks.append(self.figure("gaussian_d_ratio", "Gaussian study: D-ratio +1",
+                                  "Share of the added copies that come from class +1 (%), mean and 95 % CI over seeds.",
+                                  figs.gaussian_d_ratio, gs, st.get("favoured_share")))
+        if self.gauss.get("grids"):
+            grids = self.gauss["grids"]
+            blocks.append(self.figure("gaussian_boundaries", "Gaussian study: decision boundaries",
+                                      f"Seed {grids.get('seed', 0)}: training points, copied points (circle size = "
+                                      "number of copies) and the SVM boundary without and with duplicates; dotted: "
+                                      "Bayes-optimal boundary. Axes in feature units.",
+                                      figs.gaussian_boundaries, grids, meta.get("bayes_boundary")))
+        rows = []
+        piv = gs.pivot_table(index=["scheme", "rate"], columns="metric", values=["mean", "ci_low", "ci_high"])
+        for (scheme, rate) in piv.index:
+            def cell(metric, scale=100.0, unit=""):
+                try:
+                    return _fmt_ci(scale * piv.loc[(scheme, rate), ("mean", metric)],
+                                   scale * piv.loc[(scheme, rate), ("ci_low", metric)],
+                                   scale * piv.loc[(scheme, rate), ("ci_high", metric)], unit=unit)
+                except KeyError:
+                    return "–"
+            rows.append([scheme, _rate_str(rate), cell("acc_neg"), cell("acc_pos"), cell("acc_all"),
+                         cell("base_acc_all"), cell("delta_acc_all"), cell("d_ratio_pos")])
+        blocks.append(_table(["scheme", "D-rate", "class −1 %", "class +1 %", "overall %", "overall, no duplicates %",
+                              "overall change pp", "D-ratio +1 %"], rows,
+                             caption="Gaussian study: mean [95 % t-interval] over seeds"))
+        return {"id": "gaussian", "title": title, "blocks": blocks}
+
+    # ------------------------------------------------------------------ provenance
+
+    def section_provenance(self, provenance: dict, seconds: float) -> dict:
+        rows = _flatten(provenance) if provenance else []
+        blocks = []
+        if rows:
+            blocks.append(_table(["key", "value"], [[k, v] for k, v in rows], caption="Provenance", css="provenance"))
+        else:
+            blocks.append(_note("Not available: no provenance was given."))
+        blocks.append(_p(f"Report built in {seconds:.1f} s."))
+        if self.missing:
+            blocks.append(_table(["input", "status"], [[k, v] for k, v in sorted(self.missing.items())],
+                                 caption="Inputs that were not available"))
+        return {"id": "provenance", "title": "Provenance", "blocks": blocks}
+
+
+def _norm_ppf(p: float) -> float:
+    from scipy import stats
+
+    return float(stats.norm.ppf(p))

@@ -1,0 +1,266 @@
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dupstudy import gaussian
+from dupstudy.report import PAPER, build_report
+
+PARAMS = {
+    "dataset": {"name": "digits"},
+    "dedup": {"hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": True},
+    "grid": {"schemes": ["uniform", "biased"], "rates": [0.0, 0.3, 0.6], "trainers": ["standard", "pgd"],
+             "seeds": [0, 1, 2]},
+    "variants": {"protocol": "additive", "biased": {"favoured_classes": [1], "favoured_share": 0.7}},
+    "model": {"arch": "small_cnn"},
+    "train": {"budget": "epochs", "epochs": 3, "batch_size": 128, "lr": 0.05},
+    "attack": {"eps": 0.1, "train_step": 0.025, "train_steps": 5, "eval_step": 0.01, "eval_steps": 20,
+               "eval_restarts": 1},
+    "gaussian": {"n_per_class": 40, "rates": [0.2, 0.4], "favoured_share": 0.7, "seeds": 3, "test_samples": 1000,
+                 "svm_c": 1.0},
+    "report": {"title": "Duplicates and robustness", "gallery_pairs": 4},
+}
+N_CLASSES = 4
+PAPER_NUMBERS = ["70.72", "74.12", "75.11", "41.16", "27.39", "20.90", "0.76", "0.72"]
+
+
+def _rows(rng):
+    rows, curves, per_class = [], [], []
+    for trainer in ("standard", "pgd"):
+        for scheme in ("uniform", "biased"):
+            for rate in (0.0, 0.3, 0.6):
+                if rate == 0 and scheme == "biased":
+                    continue  # rate 0 is trained once and shared, as a pipeline may do
+                for seed in range(3):
+                    base = 0.9 if trainer == "standard" else 0.7
+                    clean = base + 0.02 * rate + rng.normal(0, 0.005)
+                    n_train = int(1000 * (1 + rate))
+                    steps_per_epoch = n_train // 128 + 1
+                    rows.append({"scheme": scheme, "rate": rate, "trainer": trainer, "seed": seed, "n_train": n_train,
+                                 "n_unique": 1000, "copies_share_favoured": 0.7 if scheme == "biased" else 0.25,
+                                 "clean_acc": clean, "robust_acc": (0.1 if trainer == "standard" else 0.4)
+                                 + rng.normal(0, 0.01), "clean_acc_no_leak": clean - 0.003, "epochs": 3,
+                                 "steps": 3 * steps_per_epoch, "train_seconds": 2.0 * (1 + rate)})
+                    for step in range(1, 3 * steps_per_epoch + 1):
+                        curves.append({"scheme": scheme, "rate": rate, "trainer": trainer, "seed": seed,
+                                       "epoch": (step - 1) // steps_per_epoch + 1, "step": step,
+                                       "loss": 2.3 * np.exp(-step / 10) + rng.normal(0, 0.01),
+                                       "train_acc": min(1.0, 0.1 + step / 30), "seconds": step * 0.1})
+                    for c in range(N_CLASSES):
+                        shift = 0.03 * rate * (1 if (scheme == "biased" and c == 1) else -0.3)
+                        per_class.append({"scheme": scheme, "rate": rate, "trainer": trainer, "seed": seed, "class": c,
+                                          "clean_acc": clean + shift, "robust_acc": 0.4 + shift})
+    return pd.DataFrame(rows), pd.DataFrame(curves), pd.DataFrame(per_class)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(0)
+    summary, curves, per_class = _rows(rng)
+    summary.to_csv(root / "summary.csv", index=False)
+    curves.to_csv(root / "curves.csv", index=False)
+    per_class.to_csv(root / "per_class.csv", index=False)
+
+    gaussian.save_study(gaussian.run_study(PARAMS["gaussian"]), root / "gaussian")
+
+    dedup = root / "dedup"
+    dedup.mkdir()
+    (dedup / "summary.json").write_text(json.dumps({
+        "pairs_by_kind": {"exact": 5, "near": 12}, "pairs_by_scope": {"train-train": 14, "train-test": 3},
+        "n_train_before": 1010, "n_train_after": 1000, "n_leaked_test": 3, "n_conflicts": 1}))
+    pd.DataFrame({"class": range(N_CLASSES), "train_before": [260, 250, 250, 250],
+                  "train_after": [255, 248, 249, 248], "removed": [5, 2, 1, 2]}).to_csv(dedup / "per_class.csv",
+                                                                                      index=False)
+    pd.DataFrame({"a": [0, 1, 2, 3, 4], "b": [10, 11, 12, 13, 14], "kind": ["exact", "exact", "near", "near", "near"],
+                  "distance": [0, 0, 2, 3, 4], "scope": ["train-train"] * 4 + ["train-test"]}).to_parquet(
+        dedup / "pairs.parquet", index=False)
+
+    prepared = root / "prepared"
+    prepared.mkdir()
+    np.save(prepared / "images.npy", rng.integers(0, 255, size=(20, 8, 8, 1), dtype=np.uint8))
+    (prepared / "meta.json").write_text(json.dumps({
+        "dataset": "digits", "classes": [f"digit{i}" for i in range(N_CLASSES)], "shape": [8, 8, 1],
+        "counts": {"train": 1010, "test": 300}}))
+    return {
+        "summary_csv": root / "summary.csv", "curves_csv": root / "curves.csv", "per_class_csv": root / "per_class.csv",
+        "gaussian_dir": root / "gaussian", "dedup_dir": dedup, "prepared_meta": prepared / "meta.json",
+        "provenance": {"git": {"commit": "abc123", "dirty": False}, "packages": {"numpy": np.__version__},
+                       "hardware": "2 CPU cores", "stage_seconds": {"train": 12.5, "gaussian": 7.0},
+                       "params": {"grid": PARAMS["grid"]}},
+    }
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.imgs, self.hrefs, self.tables, self.text = [], [], 0, []
+        self.ids = set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "img":
+            self.imgs.append(a.get("src", ""))
+        if tag == "a":
+            self.hrefs.append(a.get("href", ""))
+        if tag == "table":
+            self.tables += 1
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(path: Path) -> _Collector:
+    c = _Collector()
+    c.feed(path.read_text(encoding="utf-8"))
+    c.close()
+    return c
+
+
+def _check_links(html: Path, c: _Collector) -> None:
+    for src in c.imgs:
+        assert src.startswith("data:image/png;base64,") or (html.parent / src).is_file(), src
+    for href in c.hrefs:
+        if href.startswith("#"):
+            assert href[1:] in c.ids, href
+        elif not href.startswith(("http://", "https://", "mailto:")):
+            assert (html.parent / href).exists(), href
+
+
+def _build(tmp_path, inputs, params=PARAMS, **override):
+    out = tmp_path / "reports" / "index.html"
+    figures = tmp_path / "reports" / "figures"
+    kwargs = {**inputs, **override}
+    build_report(out, figures, params=params, **kwargs)
+    return out, figures
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory, inputs):
+    return _build(tmp_path_factory.mktemp("full"), inputs)
+
+
+def test_full_report_parses_and_is_self_contained(full):
+    html, figures = full
+    c = _parse(html)
+    text = " ".join(c.text)
+    assert len(c.imgs) >= 8
+    _check_links(html, c)
+    assert all(src.startswith("data:") for src in c.imgs)
+    raw = html.read_text()
+    # no external resources
+    assert "<link" not in raw and "<script" not in raw and "@import" not in raw
+    assert "Problems while building" not in text, text[:2000]
+    assert "r = added copies / deduplicated training-set size" in text
+
+
+def test_figures_written_as_png_and_svg(full):
+    _, figures = full
+    names = {"accuracy_vs_rate", "per_class", "convergence_loss", "convergence_acc", "leakage", "gaussian_accuracy",
+             "gaussian_d_ratio", "gaussian_boundaries", "dedup_pairs", "dedup_per_class", "dedup_gallery"}
+    for name in names:
+        png, svg = figures / f"{name}.png", figures / f"{name}.svg"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert b"<svg" in svg.read_bytes()[:2000], name
+    assert not [p for p in figures.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_comparison_table_with_paper_numbers(full):
+    html, _ = full
+    raw = html.read_text()
+    assert "Published vs ours" in raw
+    table = raw[raw.index("<caption>Published vs ours</caption>"):]
+    table = table[:table.index("</table>")]
+    for number in PAPER_NUMBERS:
+        assert number in table, number
+    # the run is on digits: CIFAR-10 numbers are not compared
+    assert "not comparable" in table
+    claims = raw[raw.index("Paper claims tested by this run"):]
+    claims = claims[:claims.index("</table>")]
+    for verdict in ("supported", "not tested"):
+        assert verdict in claims
+    # the Gaussian claims are tested whatever the dataset
+    assert "biased duplication lowers overall accuracy" in claims
+
+
+def test_provenance_and_dedup_rendered(full):
+    html, _ = full
+    text = " ".join(_parse(html).text)
+    assert "abc123" in text and "stage_seconds.train" in text
+    assert "n_leaked_test" not in text  # rendered in words, not as a raw key
+    assert "kind: near" in text and "digit1" in text
+
+
+def test_cifar10_numbers_compared(tmp_path, inputs):
+    meta = json.loads(Path(inputs["prepared_meta"]).read_text())
+    meta["dataset"] = "cifar10"
+    path = tmp_path / "meta.json"
+    path.write_text(json.dumps(meta))
+    params = {**PARAMS, "dataset": {"name": "cifar10"}, "report": {"gallery_pairs": 0}}
+    html, _ = _build(tmp_path, inputs, params=params, prepared_meta=path, curves_csv=None, per_class_csv=None)
+    raw = html.read_text()
+    table = raw[raw.index("<caption>Published vs ours</caption>"):]
+    table = table[:table.index("</table>")]
+    assert "not comparable" not in table
+    summary = pd.read_csv(inputs["summary_csv"])
+    ours = 100 * summary.query("trainer == 'standard' and rate == 0.3 and scheme == 'uniform'")["clean_acc"].mean()
+    assert f"{ours:.2f} %" in table
+    assert "not run at this D-rate" not in table
+
+
+def test_missing_inputs_render_notes(tmp_path):
+    missing = tmp_path / "nope"
+    out = tmp_path / "r" / "index.html"
+    build_report(out, tmp_path / "r" / "figures", params=PARAMS, summary_csv=missing / "s.csv", curves_csv=None,
+                 per_class_csv=missing / "pc.csv", gaussian_dir=missing, dedup_dir=None, prepared_meta=None,
+                 provenance={})
+    c = _parse(out)
+    text = " ".join(c.text)
+    _check_links(out, c)
+    assert text.count("Not available") >= 6
+    for number in PAPER_NUMBERS:
+        assert number in out.read_text()
+    assert "not tested" in text
+
+
+def test_bad_inputs_do_not_crash(tmp_path, inputs):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    dedup = tmp_path / "dedup"
+    dedup.mkdir()
+    (dedup / "summary.json").write_text("[1, 2]")  # not the expected object
+    html, _ = _build(tmp_path, inputs, summary_csv=bad, curves_csv=empty, dedup_dir=dedup)
+    text = " ".join(_parse(html).text)
+    assert "lacks column(s)" in text
+    assert "Not available" in text
+
+
+def test_single_seed_gives_no_verdict(tmp_path, inputs):
+    summary = pd.read_csv(inputs["summary_csv"]).query("seed == 0")
+    path = tmp_path / "one_seed.csv"
+    summary.to_csv(path, index=False)
+    html, _ = _build(tmp_path, inputs, summary_csv=path, curves_csv=None, per_class_csv=None)
+    raw = html.read_text()
+    assert "no confidence interval" in raw
+
+
+def test_paper_constants():
+    assert PAPER["standard"] == {0.0: "70.72", 0.3: "74.12", 0.6: "75.11"}
+    assert PAPER["pgd"] == {0.0: "41.16", 0.3: "27.39", 0.6: "20.90"}
+
+
+def test_stage_sees_only_its_params(tmp_path, inputs):
+    """The report stage is given params report, grid, variants and dataset only."""
+    params = {k: PARAMS[k] for k in ("report", "grid", "variants", "dataset")}
+    html, _ = _build(tmp_path, inputs, params=params, curves_csv=None, per_class_csv=None, gaussian_dir=None)
+    text = " ".join(_parse(html).text)
+    assert "Problems while building" not in text
+    assert "ε = –" not in text and "model –" not in text
+    assert "Training (from the model summary): 3–3 epochs" in text
