@@ -5,9 +5,11 @@ numpy/scipy operations. Here the same steps run on a whole batch (N, H, W, C) at
 
 * RGB -> L uses Pillow's fixed-point formula (ITU-R 601-2, 16-bit weights, +0x8000).
 * The LANCZOS resize re-implements Pillow's Resample.c: per-axis coefficients computed in
-  double exactly as Pillow does, rounded to 22-bit fixed point, horizontal pass first,
-  clipped to uint8, then the vertical pass. The integer sums are applied as float64 matrix
-  products; every partial sum is an integer below 2**53, so BLAS gives exact results.
+  double exactly as Pillow does, rounded to 22-bit fixed point, one pass per axis with the
+  intermediate clipped to uint8. Pillow 13 picks which pass runs first by the shape; that
+  order is learned once per shape from the installed Pillow (see _pass_order). The integer
+  sums are applied as float64 matrix products; every partial sum is an integer below 2**53,
+  so BLAS gives exact results.
 * phash/whash call scipy.fftpack.dct / pywt on the batch along the image axes, which
   computes each line with the same code as a per-image call.
 
@@ -72,8 +74,54 @@ def _resize_matrix(in_size: int, out_size: int) -> np.ndarray:
 
 
 def _apply(acc: np.ndarray) -> np.ndarray:
-    # Pillow: ss = 2**21 + sum(pixel * k); clip8 -> (ss >> 22) clipped to 0..255
-    return np.clip(np.floor((acc + (1 << (_PRECISION_BITS - 1))) / (1 << _PRECISION_BITS)), 0, 255)
+    """Pillow's rounding: ss = 2**21 + sum(pixel * k); clip8(ss) = (ss >> 22) clipped to 0..255.
+
+    Done in place; scaling by a power of two is exact in float64.
+    """
+    acc += 1 << (_PRECISION_BITS - 1)
+    acc *= 1.0 / (1 << _PRECISION_BITS)
+    np.floor(acc, out=acc)
+    return np.clip(acc, 0, 255, out=acc)
+
+
+def _pass(x: np.ndarray, size: int, axis: str) -> np.ndarray:
+    """One resize pass over a batch (N, H, W) as a single large GEMM (fast, and exact, see _apply)."""
+    n, h, w = x.shape
+    if axis == "h":
+        return _apply(x.reshape(n * h, w) @ _resize_matrix(w, size).T).reshape(n, h, size)
+    xt = np.ascontiguousarray(x.transpose(0, 2, 1)).reshape(n * w, h)
+    return _apply(xt @ _resize_matrix(h, size).T).reshape(n, w, size).transpose(0, 2, 1)
+
+
+@lru_cache(maxsize=256)
+def _pass_order(h: int, w: int, height: int, width: int) -> str:
+    """Which pass Pillow runs first for this resize: 'hv', 'vh', or 'pil' (neither matched).
+
+    Pillow < 13 always ran the horizontal pass first; Pillow 13 (PR #9549) runs the vertical
+    pass first when the height shrinks much more than the width. The intermediate image is
+    rounded to uint8, so the order changes results. Rather than copy a version-specific rule,
+    ask the installed Pillow once per shape with random probe images.
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(h * 7919 + w * 104729 + height * 31 + width)
+    orders = {"hv", "vh"}
+    for _ in range(8):
+        probe = rng.integers(0, 256, size=(1, h, w), dtype=np.uint8)
+        ref = np.asarray(Image.fromarray(probe[0]).resize((width, height), Image.Resampling.LANCZOS))
+        orders = {o for o in orders if np.array_equal(_resize(probe, width, height, o)[0], ref)}
+        if len(orders) <= 1:
+            break
+    return min(orders) if orders else "pil"  # 'hv' when both orders agree on every probe
+
+
+def _resize(x: np.ndarray, width: int, height: int, order: str) -> np.ndarray:
+    x = x.astype(np.float64)
+    for axis in order:
+        size = width if axis == "h" else height
+        if size != x.shape[-1 if axis == "h" else -2]:  # Pillow skips a pass whose size does not change
+            x = _pass(x, size, axis)
+    return x
 
 
 def resize_lanczos(grey: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -81,13 +129,14 @@ def resize_lanczos(grey: np.ndarray, width: int, height: int) -> np.ndarray:
 
     grey: uint8 (N, H, W). Returns float64 (N, height, width) holding integers 0..255.
     """
-    x = grey.astype(np.float64)
-    _, h, w = x.shape
-    if width != w:  # Pillow skips a pass whose size does not change
-        x = _apply(x @ _resize_matrix(w, width).T)
-    if height != h:
-        x = _apply(np.matmul(_resize_matrix(h, height), x))
-    return x
+    _, h, w = grey.shape
+    order = _pass_order(h, w, height, width) if (h != height and w != width) else "hv"
+    if order == "pil":  # unknown Pillow behaviour: fall back to Pillow itself, image by image
+        from PIL import Image
+
+        return np.stack([np.asarray(Image.fromarray(g).resize((width, height), Image.Resampling.LANCZOS))
+                         for g in grey]).astype(np.float64)
+    return _resize(grey, width, height, order)
 
 
 def to_grey(images: np.ndarray) -> np.ndarray:
@@ -99,9 +148,12 @@ def to_grey(images: np.ndarray) -> np.ndarray:
         return images[..., 0]
     if images.shape[-1] != 3:
         raise ValueError(f"expected 1 or 3 channels, got {images.shape[-1]}")
-    rgb = images.astype(np.uint32)
-    lum = rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000
-    return (lum >> 16).astype(np.uint8)
+    # Pillow: L = (R*19595 + G*38470 + B*7471 + 0x8000) >> 16. Every partial sum is an integer
+    # below 2**24, so a float32 dot product is exact (and much faster than uint32 arithmetic).
+    lum = images.astype(np.float32) @ np.array([19595, 38470, 7471], np.float32)
+    lum += 0x8000
+    lum *= 1.0 / 65536
+    return np.floor(lum, out=lum).astype(np.uint8)
 
 
 def _pack(bits: np.ndarray) -> np.ndarray:
@@ -231,6 +283,14 @@ def to_hex(codes: np.ndarray) -> list[str]:
     return [row.tobytes().hex() for row in np.asarray(codes, np.uint8)]
 
 
+_POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+
+
+def popcount(x: np.ndarray) -> np.ndarray:
+    """Bits set per uint8 element (np.bitwise_count needs numpy >= 2; pyproject allows 1.26)."""
+    return np.bitwise_count(x) if hasattr(np, "bitwise_count") else _POPCOUNT8[x]
+
+
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Bitwise Hamming distance between packed codes (broadcasting over leading axes)."""
-    return np.bitwise_count(np.bitwise_xor(a, b)).sum(axis=-1, dtype=np.int64)
+    return popcount(np.bitwise_xor(a, b)).sum(axis=-1, dtype=np.int64)

@@ -1,0 +1,244 @@
+"""find_duplicates: exact + perceptual duplicates over a Prepared dataset.
+
+Pipeline: exact checksums (file_sha256 when present, pixel_md5 always) -> perceptual hashes of
+ALL images (8 dihedral variants when enabled) -> exact radius search -> one row per unordered
+pair, labelled with its most specific kind and its split scope -> keeper-star groups on the
+train split only (grouping.py) -> what to keep, leakage, label conflicts, per-class counts.
+
+Nothing is deleted: the result lists pairs, groups and the train ids to keep.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..io import atomic_path, read_json, read_npy, write_json, write_npy, write_table
+from . import grouping, hashing, search
+
+KINDS = ("exact_file", "exact_pixels", "near", "flip_rot")  # most specific first
+SCOPES = ("train", "test", "train_test")
+DEFAULTS = {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": False, "remove": True}
+PROGRESS_MIN_N = 20000
+
+PAIR_COLUMNS = ["a", "b", "kind", "scope", "distance", "transform", "label_a", "label_b"]
+GROUP_COLUMNS = ["id", "group", "is_keeper", "label_conflict"]
+LEAK_COLUMNS = ["test_id", "train_id", "kind", "distance", "transform", "test_label", "train_label"]
+CONFLICT_COLUMNS = ["a", "b", "scope", "kind", "distance", "label_a", "label_b", "class_a", "class_b"]
+PER_CLASS_COLUMNS = ["class", "label", "train_before", "train_after", "removed"]
+
+
+@dataclass
+class DedupResult:
+    pairs: pd.DataFrame            # one row per unordered pair of ids a < b (all splits)
+    groups: pd.DataFrame           # train images in groups of >= 2: id, group (= keeper id), is_keeper
+    kept_train_ids: np.ndarray     # int64, sorted
+    leakage: pd.DataFrame          # test images with a duplicate in train
+    conflicts: pd.DataFrame        # pairs whose labels differ (any scope)
+    per_class: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+    def save(self, out_dir: str | Path) -> None:
+        with atomic_path(out_dir, is_dir=True) as tmp:
+            write_table(tmp / "pairs.parquet", self.pairs)
+            write_table(tmp / "groups.parquet", self.groups)
+            write_npy(tmp / "kept_train_ids.npy", np.asarray(self.kept_train_ids, np.int64))
+            write_table(tmp / "leakage.parquet", self.leakage)
+            write_table(tmp / "conflicts.parquet", self.conflicts)
+            write_table(tmp / "per_class.csv", self.per_class)
+            write_json(tmp / "summary.json", self.summary)
+
+
+def load(out_dir: str | Path) -> DedupResult:
+    out_dir = Path(out_dir)
+    return DedupResult(
+        pairs=pd.read_parquet(out_dir / "pairs.parquet"),
+        groups=pd.read_parquet(out_dir / "groups.parquet"),
+        kept_train_ids=read_npy(out_dir / "kept_train_ids.npy"),
+        leakage=pd.read_parquet(out_dir / "leakage.parquet"),
+        conflicts=pd.read_parquet(out_dir / "conflicts.parquet"),
+        per_class=pd.read_csv(out_dir / "per_class.csv"),
+        summary=read_json(out_dir / "summary.json"),
+    )
+
+
+# ---------------------------------------------------------------- exact pairs
+
+def _pairs_within(keys: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs i < j with keys[i] == keys[j] (rows where valid is False are skipped)."""
+    idx = np.arange(len(keys)) if valid is None else np.flatnonzero(valid)
+    codes = pd.factorize(pd.Series(keys[idx]))[0]
+    order = np.argsort(codes, kind="stable")
+    idx, codes = idx[order], codes[order]
+    bounds = np.flatnonzero(np.diff(codes)) + 1
+    a, b = [], []
+    for run in np.split(idx, bounds):
+        if len(run) > 1:
+            i, j = np.triu_indices(len(run), 1)
+            a.append(run[i]), b.append(run[j])
+    if not a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(a).astype(np.int64), np.concatenate(b).astype(np.int64)
+
+
+# ---------------------------------------------------------------- main entry
+
+def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> DedupResult:
+    """Find exact and near duplicates; settings is params['dedup'] (see DEFAULTS)."""
+    t_start = time.perf_counter()
+    s = {**DEFAULTS, **(settings or {})}
+    seconds = {}
+    m = prepared.manifest.sort_values("id").reset_index(drop=True)
+    n = len(m)
+    if not np.array_equal(m["id"].to_numpy(), np.arange(n)) or len(prepared.images) != n:
+        raise ValueError("manifest ids must be 0..N-1, one per row of images")
+    progress = n >= PROGRESS_MIN_N if progress is None else progress
+    split = m["split"].to_numpy().astype(str)
+    labels = m["label"].to_numpy(np.int64)
+    threshold = int(s["threshold"])
+
+    # 1. perceptual codes of every image (the exact kinds need them too, for the distance column)
+    t = time.perf_counter()
+    if s["dihedral"]:
+        variants = hashing.dihedral_codes(prepared.images, s["hash"], s["hash_size"], progress=progress)
+        codes = np.ascontiguousarray(variants[:, 0])
+    else:
+        variants = None
+        codes = hashing.hash_images(prepared.images, s["hash"], s["hash_size"], progress=progress)
+    seconds["hash"] = time.perf_counter() - t
+
+    # 2. near pairs over all images (both splits at once), then the exact ones
+    t = time.perf_counter()
+    near = search.self_pairs(codes, threshold, variants=variants, progress=progress)
+    seconds["search"] = time.perf_counter() - t
+    t = time.perf_counter()
+    exact = []
+    if s["exact"]:
+        sha = m["file_sha256"].fillna("").to_numpy().astype(str)
+        exact.append(_pairs_within(sha, sha != ""))                        # exact_file
+        exact.append(_pairs_within(m["pixel_md5"].to_numpy().astype(str)))  # exact_pixels
+    a, b, rank, transform, distance = _merge_pairs(near, exact, codes, threshold)
+    scope = np.where(split[a] == split[b], split[a], "train_test")
+    pairs = pd.DataFrame({
+        "a": a, "b": b,
+        "kind": np.asarray(KINDS, dtype=object)[rank],
+        "scope": scope.astype(object),
+        "distance": distance,
+        "transform": np.asarray(hashing.TRANSFORMS, dtype=object)[transform],
+        "label_a": labels[a], "label_b": labels[b],
+    }, columns=PAIR_COLUMNS)
+    seconds["pairs"] = time.perf_counter() - t
+
+    # 3. groups on the train split only
+    t = time.perf_counter()
+    groups, kept, n_conflict_groups = _group_train(m, pairs, bool(s["remove"]))
+    seconds["group"] = time.perf_counter() - t
+
+    leakage = _leakage(pairs, split)
+    conflicts = _conflicts(pairs, prepared.classes)
+    per_class = _per_class(m, kept, prepared.classes)
+    seconds["total"] = time.perf_counter() - t_start
+    train_ids = np.flatnonzero(split == "train")
+    summary = {
+        "dataset": prepared.name,
+        "n_images": n,
+        "pairs": {k: {sc: int(((pairs["kind"] == k) & (pairs["scope"] == sc)).sum()) for sc in SCOPES} for k in KINDS},
+        "pairs_by_kind": {k: int((pairs["kind"] == k).sum()) for k in KINDS},     # flat views of "pairs",
+        "pairs_by_scope": {sc: int((pairs["scope"] == sc).sum()) for sc in SCOPES},  # read by the report
+        "n_pairs": int(len(pairs)),
+        "n_groups": int(groups["group"].nunique()) if len(groups) else 0,
+        "n_conflict_groups": n_conflict_groups,
+        "n_train_before": int(len(train_ids)),
+        "n_train_after": int(len(kept)),
+        "n_removed": int(len(train_ids) - len(kept)),
+        "n_leaked_test": int(leakage["test_id"].nunique()),
+        "n_conflicts": int(len(conflicts)),
+        "settings": s,
+        "search_method": "multihash" if search.multihash_layout(codes.shape[1] * 8, threshold, n) else "flat",
+        "seconds": round(seconds["total"], 3),
+        "stage_seconds": {k: round(v, 3) for k, v in seconds.items()},
+    }
+    return DedupResult(pairs, groups, kept, leakage, conflicts, per_class, summary)
+
+
+# ---------------------------------------------------------------- pieces
+
+def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: int):
+    """One row per unordered pair with its most specific kind (index into KINDS).
+
+    Returns a, b, kind rank, transform index and distance, sorted by (a, b). The distance is
+    the plain Hamming distance of the identity codes, except for flip_rot pairs, where it is
+    the distance under the best transform (the plain one is above the threshold by definition).
+    """
+    near_rank = np.where(near.identity_distance <= threshold, 2, 3)  # near, else flip_rot
+    cand = [(near.a, near.b, near_rank, np.where(near_rank == 2, 0, near.transform), near.distance)]
+    for rank, (a, b) in enumerate(exact):  # 0 = exact_file, 1 = exact_pixels
+        cand.append((a, b, np.full(len(a), rank), np.zeros(len(a)), np.zeros(len(a))))
+    a, b, rank, transform, best = (np.concatenate([c[i] for c in cand]).astype(np.int64) for i in range(5))
+    order = np.lexsort((rank, b, a))  # most specific kind first within each (a, b)
+    a, b, rank, transform, best = a[order], b[order], rank[order], transform[order], best[order]
+    first = np.ones(len(a), bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    a, b, rank, transform, best = a[first], b[first], rank[first], transform[first], best[first]
+    distance = np.where(rank == 3, best, hashing.hamming(codes[a], codes[b]))
+    return a, b, rank, transform, distance
+
+
+# ---------------------------------------------------------------- pieces
+
+def _group_train(m: pd.DataFrame, pairs: pd.DataFrame, remove: bool):
+    train_ids = m.index[m["split"] == "train"].to_numpy(np.int64)  # index == id (checked above)
+    tm = m.loc[train_ids]
+    pos_of = np.full(len(m), -1, np.int64)
+    pos_of[train_ids] = np.arange(len(train_ids))
+    tp = pairs[pairs["scope"] == "train"]
+    order = grouping.priority_order(tm["width"], tm["height"], tm["file_size"], tm["format"], train_ids)
+    keeper = train_ids[grouping.group_pairs(len(train_ids), pos_of[tp["a"].to_numpy()],
+                                            pos_of[tp["b"].to_numpy()], order)]
+    g = pd.DataFrame({"id": train_ids, "group": keeper, "label": tm["label"].to_numpy(np.int64)})
+    size = g.groupby("group")["id"].transform("size")
+    n_labels = g.groupby("group")["label"].transform("nunique")
+    g["is_keeper"] = g["id"] == g["group"]
+    # a group whose members disagree on the label is label noise, not copies: keep everyone
+    g["label_conflict"] = n_labels > 1
+    if remove:
+        kept = g.loc[g["is_keeper"] | g["label_conflict"], "id"].to_numpy(np.int64)
+    else:
+        kept = train_ids
+    groups = g.loc[size > 1, GROUP_COLUMNS].sort_values(["group", "id"]).reset_index(drop=True)
+    n_conflict_groups = int(groups.loc[groups["label_conflict"], "group"].nunique())
+    return groups, np.sort(kept), n_conflict_groups
+
+
+def _leakage(pairs: pd.DataFrame, split: np.ndarray) -> pd.DataFrame:
+    """One row per (test image, train image) pair: the test image leaked from train."""
+    p = pairs[pairs["scope"] == "train_test"]
+    a_is_test = split[p["a"].to_numpy(np.int64)] == "test"
+    out = pd.DataFrame({
+        "test_id": np.where(a_is_test, p["a"], p["b"]),
+        "train_id": np.where(a_is_test, p["b"], p["a"]),
+        "kind": p["kind"].to_numpy(), "distance": p["distance"].to_numpy(), "transform": p["transform"].to_numpy(),
+        "test_label": np.where(a_is_test, p["label_a"], p["label_b"]),
+        "train_label": np.where(a_is_test, p["label_b"], p["label_a"]),
+    }, columns=LEAK_COLUMNS)
+    return out.sort_values(["test_id", "train_id"]).reset_index(drop=True)
+
+
+def _conflicts(pairs: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
+    c = pairs[pairs["label_a"] != pairs["label_b"]].copy()
+    names = np.asarray(classes, dtype=object)
+    c["class_a"] = names[c["label_a"].to_numpy(np.int64)] if len(c) else []
+    c["class_b"] = names[c["label_b"].to_numpy(np.int64)] if len(c) else []
+    return c[CONFLICT_COLUMNS].reset_index(drop=True)
+
+
+def _per_class(m: pd.DataFrame, kept: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    train = m[m["split"] == "train"]
+    before = np.bincount(train["label"].to_numpy(np.int64), minlength=len(classes))
+    after = np.bincount(m.loc[kept, "label"].to_numpy(np.int64), minlength=len(classes))
+    return pd.DataFrame({"class": list(classes), "label": np.arange(len(classes)), "train_before": before,
+                         "train_after": after, "removed": before - after}, columns=PER_CLASS_COLUMNS)
