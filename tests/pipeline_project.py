@@ -78,4 +78,4 @@ def dvc_stages_run(output: str) -> list[str]:
 
 def snakemake_jobs(output: str) -> list[str]:
     """Rule names of the jobs a Snakemake (dry) run lists."""
-    return re.findall(r"^rule (\w+):", output, flags=re.M)
+    return re.findall(r"^(?:local)?rule (\w+):", output, flags=re.M)

@@ -69,7 +69,8 @@ def test_snakemake_runs_the_same_pipeline(tmp_path):
     assert len(pd.read_csv(root / "results/summary.csv")) == N_MODELS
     jobs = snakemake_jobs(full.stdout + full.stderr)
     assert jobs.count("train") == N_MODELS and jobs.count("ingest") == 1
-    assert "Nothing to be done" in run([str(BIN / "snakemake"), "-n", "--cores", "1"], root).stderr
+    again = run([str(BIN / "snakemake"), "-n", "--cores", "1"], root)
+    assert "Nothing to be done" in again.stdout + again.stderr
     # An edit to the attack used in evaluation reruns evaluation and what reads it, not training.
     edit_params(root, {"attack": {"eval_steps": 6}})
     dry = run([str(BIN / "snakemake"), "-n", "--cores", "1"], root)
