@@ -54,31 +54,32 @@ def cmd_dag(args) -> int:
 def cmd_dedup(args) -> int:
     from .datasets import load_source
     from .dedup import find_duplicates
-    from .params import load
+    from .params import ParamsError, load
 
-    settings = load(args.params)["dedup"] if args.params else _default_dedup()
-    if args.threshold is not None:
-        settings["threshold"] = args.threshold
     source = Path(args.path)
     if not source.exists():
         print(f"error: {source}: no such folder or archive", file=sys.stderr)
         return 2
+    try:
+        settings = load(args.params)["dedup"] if args.params else {}
+    except ParamsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for key in ("hash", "hash_size", "threshold", "dihedral"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
     data = load_source({"name": "folder", "folder": str(source)})
-    result = find_duplicates(data, settings)
+    result = find_duplicates(data, {**DEDUP_DEFAULTS, **settings}, progress=True)
     result.save(args.out)
     s = result.summary
     print(f"{s['n_train_before']} train images -> {s['n_train_after']} kept; {s['n_leaked_test']} test images "
-          f"leaked from train; {len(data.rejected)} files rejected; results in {args.out}")
+          f"with a duplicate in train; {s['n_conflicts']} label conflicts; {len(data.rejected)} files rejected; "
+          f"results in {args.out}")
     return 0
 
 
-def _default_dedup() -> dict:
-    import yaml
-
-    here = Path(__file__).resolve().parents[2] / "params.yaml"
-    if here.exists():
-        return yaml.safe_load(here.read_text())["dedup"]
-    return {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": True, "remove": True}
+# The standalone defaults are the pipeline's (params.yaml): pHash, 64 bits, <= 4 bits apart, flips on.
+DEDUP_DEFAULTS = {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": True, "remove": True}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,8 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
                                     "results are tables of pairs, groups, kept ids, leakage and rejected files.")
     dd.add_argument("path", help="image folder or .tar.gz")
     dd.add_argument("--out", required=True, help="folder for the results")
-    dd.add_argument("--params", help="take dedup settings from this params file (default: built-in defaults)")
-    dd.add_argument("--threshold", type=int, help="max Hamming distance in bits for a near duplicate")
+    dd.add_argument("--params", help="take the dedup: settings from this params file")
+    dd.add_argument("--hash", choices=["phash", "dhash", "ahash", "whash"], help="perceptual hash (default phash)")
+    dd.add_argument("--hash-size", type=int, choices=[8, 16], help="bits per side (default 8: 64-bit hashes)")
+    dd.add_argument("--threshold", type=int, help="max Hamming distance in bits for a near duplicate (default 4)")
+    dd.add_argument("--no-dihedral", dest="dihedral", action="store_false", default=None,
+                    help="do not match flipped and 90-degree rotated copies")
     dd.set_defaults(func=cmd_dedup)
     return p
 
