@@ -21,3 +21,9 @@ rule all:
     input:
         "reports/index.html",
         "results/metrics.json",
+
+
+onsuccess:
+    from dupstudy.headline import one_line
+
+    print(one_line())
