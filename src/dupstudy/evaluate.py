@@ -12,9 +12,11 @@ from .train import to_tensor
 
 
 def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: list[str], attack: dict,
-             leaked: np.ndarray | None = None, threads: int | None = None) -> dict:
-    """`leaked` is a boolean mask over the test images that have a duplicate in train."""
+             leaked: np.ndarray | None = None, threads: int | None = None, seed: int = 0) -> dict:
+    """`leaked` is a boolean mask over the test images that have a duplicate in train. `seed` fixes
+    the attack's random starts, so evaluating one model twice gives the same numbers."""
     dev = devices.pick(threads)
+    torch.manual_seed(seed)
     model, _ = models.load(model_path, dev)
     model = model.float().eval()
     x, y = to_tensor(images, dev), torch.from_numpy(labels.astype(np.int64)).to(dev)

@@ -23,9 +23,28 @@ def _umask() -> int:
     return mask
 
 
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}.tmp-"
+
+
+def _clean_stale(path: Path) -> None:
+    """Remove temporary siblings of `path` left by a writer that was killed (SIGKILL, power loss).
+
+    Safe because an output has one writer at a time: one job per output within a run, and one
+    run per working tree (the project run lock, runlock.py).
+    """
+    for stale in path.parent.glob(_glob_escape(_tmp_prefix(path)) + "*"):
+        _remove(stale)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
 def _tmp_sibling(path: Path, is_dir: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{path.name}.tmp-"
+    _clean_stale(path)
+    prefix = _tmp_prefix(path)
     # mkstemp/mkdtemp create private (0600/0700) paths; outputs get the usual permissions.
     if is_dir:
         tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
@@ -46,14 +65,22 @@ def _remove(path: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]:
-    """Yield a temporary path; on success rename it to `path`, on error remove it."""
+    """Yield a temporary path; on success rename it to `path`, on error remove it.
+
+    Temporary paths are hidden siblings (`.<name>.tmp-*`) that no stage reads; the next write of
+    the same output removes any left by a killed run."""
     path = Path(path)
     tmp = _tmp_sibling(path, is_dir)
     try:
         yield tmp
         if is_dir and path.exists():
-            _remove(path)
-        os.replace(tmp, path)
+            # Move the old folder aside in one rename, so a kill never leaves it half deleted.
+            old = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path) + "old-", dir=path.parent))
+            os.replace(path, old)
+            os.replace(tmp, path)
+            _remove(old)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
         raise

@@ -49,8 +49,10 @@ def build(arch: str, channels: int, classes: int, width: int = 16, mean=0.5, std
 def save(path, model: nn.Module, spec: dict) -> None:
     from .io import atomic_path
 
-    with atomic_path(path) as tmp:
-        torch.save({"spec": spec, "state": model.state_dict()}, tmp)
+    # Through a file object: torch.save names the zip's folder after a path it is given, which
+    # would put the random temporary name into the file and make equal weights differ in bytes.
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save({"spec": spec, "state": model.state_dict()}, f)
 
 
 def load(path, device="cpu") -> tuple[nn.Module, dict]:

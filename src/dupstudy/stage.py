@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Callable
 
+from . import runlock
 from .params import ParamsError, load
 
 
@@ -37,13 +38,17 @@ def declared(params: dict, stage: str) -> dict:
 def run(main: Callable[[argparse.Namespace, dict], str | None], p: argparse.ArgumentParser, stage: str,
         argv=None) -> None:
     """Parse, validate params, run with the stage's declared params; print a one-line summary.
-    Bad params exit with code 2."""
+    Bad params exit with code 2; another run holding the project lock (runlock.py), code 3."""
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     try:
         params = declared(load(args.params), stage)
-        summary = main(args, params)
+        with runlock.for_stage(command=f"{stage} stage"):
+            summary = main(args, params)
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except runlock.RunLocked as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(runlock.EXIT_LOCKED)
     print(f"[{stage}] {summary or 'done'} ({time.perf_counter() - t0:.1f} s)", flush=True)

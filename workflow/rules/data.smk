@@ -4,7 +4,7 @@ rule ingest:
     log:
         stage_log("ingest"),
     conda:
-        "../../envs/dupstudy.yaml"
+        "../../envs/data.yaml"
     threads: 2
     params:
         settings=smk_settings(STAGES["ingest"], config),
@@ -20,7 +20,7 @@ rule dedup:
     log:
         stage_log("dedup"),
     conda:
-        "../../envs/dupstudy.yaml"
+        "../../envs/data.yaml"
     threads: 2
     params:
         settings=smk_settings(STAGES["dedup"], config),
@@ -36,7 +36,7 @@ rule variant:
     log:
         stage_log("variant"),
     conda:
-        "../../envs/dupstudy.yaml"
+        "../../envs/data.yaml"
     params:
         settings=smk_settings(STAGES["variant"], config),
     shell:

@@ -6,7 +6,7 @@ rule train:
     log:
         stage_log("train"),
     conda:
-        "../../envs/dupstudy.yaml"
+        "../../envs/models.yaml"
     threads: 1
     resources:
         gpu=1,
@@ -24,7 +24,7 @@ rule evaluate:
     log:
         stage_log("evaluate"),
     conda:
-        "../../envs/dupstudy.yaml"
+        "../../envs/models.yaml"
     threads: 1
     resources:
         gpu=1,

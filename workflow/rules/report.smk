@@ -6,7 +6,7 @@ rule aggregate:
     log:
         stage_log("aggregate"),
     conda:
-        "../../envs/dupstudy.yaml"
+        "../../envs/report.yaml"
     params:
         settings=smk_settings(STAGES["aggregate"], config),
     shell:
@@ -19,7 +19,7 @@ rule gaussian:
     log:
         stage_log("gaussian"),
     conda:
-        "../../envs/dupstudy.yaml"
+        "../../envs/report.yaml"
     threads: 1
     params:
         settings=smk_settings(STAGES["gaussian"], config),
@@ -35,7 +35,7 @@ rule report:
     log:
         stage_log("report"),
     conda:
-        "../../envs/dupstudy.yaml"
+        "../../envs/report.yaml"
     params:
         settings=smk_settings(STAGES["report"], config),
     shell:

@@ -3,13 +3,14 @@
 import numpy as np
 import pandas as pd
 
-from dupstudy import stage
+from dupstudy import gpu_slots, stage
 from dupstudy.datasets import prepared
 from dupstudy.evaluate import evaluate
 from dupstudy.io import write_json
 
 
 def main(args, params):
+    gpu_slots.claim()  # before CUDA starts: one GPU per concurrent job (--resources gpu=K)
     data = prepared.load(args.prepared)
     test_ids = data.split_ids("test")
     leakage = pd.read_parquet(f"{args.dedup}/leakage.parquet")

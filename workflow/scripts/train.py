@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from dupstudy import models, stage
+from dupstudy import gpu_slots, models, stage
 from dupstudy.datasets import prepared
 from dupstudy.io import read_npy, write_json
 from dupstudy.train import fit
 
 
 def main(args, params):
+    gpu_slots.claim()  # before CUDA starts: one GPU per concurrent job (--resources gpu=K)
     data = prepared.load(args.prepared)
     variant = read_npy(args.variant)
     settings = {"model": params["model"], "train": params["train"], "attack": params["attack"]}

@@ -12,6 +12,7 @@ import os
 import tarfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
@@ -28,6 +29,10 @@ class ChecksumError(ValueError):
 
 class UnsafeArchiveError(ValueError):
     """An archive member that must not be read (path escape, link, device...)."""
+
+
+class CorruptArchiveError(ValueError):
+    """The archive cannot be read to its end: truncated, corrupt, or not a tar archive."""
 
 
 def md5sum(path: str | os.PathLike, chunk: int = CHUNK) -> str:
@@ -132,15 +137,23 @@ def iter_tar_files(path: str | os.PathLike, refused: list[tuple[str, str]] | Non
     Directories are skipped. Any other member that is not a plain file at a safe path raises
     UnsafeArchiveError, or, when a `refused` list is given, is appended to it as (name, reason).
     """
-    with tarfile.open(path, "r:*") as tar:
-        for member in tar:
-            if member.isdir():
-                continue
-            problem = member_problem(member)
-            if problem:
-                if refused is None:
-                    raise UnsafeArchiveError(f"{path}: refusing member {member.name!r}: {problem}")
-                refused.append((member.name, problem))
-                continue
-            f = tar.extractfile(member)
-            yield member.name, f.read() if f is not None else b""
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                if member.isdir():
+                    continue
+                problem = member_problem(member)
+                if problem:
+                    if refused is None:
+                        raise UnsafeArchiveError(f"{path}: refusing member {member.name!r}: {problem}")
+                    refused.append((member.name, problem))
+                    continue
+                f = tar.extractfile(member)
+                yield member.name, f.read() if f is not None else b""
+            # Read past the end-of-archive blocks to the end of the stream, so a compressed
+            # archive cut short after its last member still fails its length and CRC check.
+            while tar.fileobj.read(1 << 20):
+                pass
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:  # gzip/bz2/lzma errors are OSError/EOFError
+        raise CorruptArchiveError(f"{path}: truncated or corrupt archive ({type(err).__name__}: {err}); "
+                                  f"nothing was written: fetch or build the archive again") from err

@@ -87,26 +87,44 @@ def _list_dir(root: Path, rejected: list) -> dict[str, str]:
     files = {}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
+        for name in [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            # os.walk does not follow them (no loops, nothing outside the root): say so.
+            rel = _utf8(Path(dirpath, name).relative_to(root).as_posix())
+            rejected.append((rel + "/", "symbolic link to a folder (not followed)"))
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
-            rel = Path(full).relative_to(root).as_posix()
+            rel = _utf8(Path(full).relative_to(root).as_posix())
             if os.path.isfile(full):
                 files[rel] = full
             else:
-                rejected.append((rel, "not a regular file (broken link or special file)"))
+                rejected.append((rel, _not_a_file(full)))
     return files
+
+
+def _not_a_file(path: str) -> str:
+    try:
+        os.stat(path)
+    except OSError as err:  # a broken link or a symlink loop (ELOOP)
+        return f"not a regular file (link that cannot be followed: {err.strerror})"
+    return "not a regular file (broken link or special file)"
+
+
+def _utf8(name: str) -> str:
+    """File names that are not valid UTF-8 (bytes decoded with surrogateescape) with the bad bytes
+    written as \\xNN, so tables and JSON can hold them; the file itself is still read by its path."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _list_tar(archive: Path, rejected: list) -> dict[str, bytes]:
     """Relative posix name -> bytes of every safe regular member; the rest go to `rejected`."""
     refused: list[tuple[str, str]] = []
     files = {_clean(name): data for name, data in iter_tar_files(archive, refused)}
-    rejected += [(_clean(name), why) for name, why in refused]
+    rejected += [(_utf8(name) if name.startswith("/") else _clean(name), why) for name, why in refused]
     return files
 
 
 def _clean(name: str) -> str:
-    return "/".join(p for p in name.split("/") if p not in ("", "."))
+    return _utf8("/".join(p for p in name.split("/") if p not in ("", ".")))
 
 
 def _lone_top(names: list[str]) -> str:

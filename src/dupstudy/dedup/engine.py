@@ -5,7 +5,15 @@ ALL images (8 dihedral variants when enabled) -> exact radius search -> one row 
 pair, labelled with its most specific kind and its split scope -> keeper-star groups on the
 train split only (grouping.py) -> what to keep, leakage, label conflicts, per-class counts.
 
-Nothing is deleted: the result lists pairs, groups and the train ids to keep.
+Optional steps: semantic duplicates (settings["semantic"]: EfficientNet-Lite0 embeddings, see
+embed.py) add a cosine column to every pair, confirming or not each hash pair, and add the pairs
+above the cosine threshold that no hash found (kind `semantic`); a decisions CSV
+(settings["decisions"], see review.py) removes the pairs a person marked keep_both and forces
+those marked duplicate (kind `manual` when no method found them), before grouping.
+
+Nothing is deleted: the result lists pairs, groups and the train ids to keep. Given the dataset,
+save() also writes review.html (a gallery of random pairs per kind and band) and
+review_sample.csv (a random sample of pairs to label for a precision estimate).
 """
 
 from __future__ import annotations
@@ -18,14 +26,19 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_path, read_json, read_npy, write_json, write_npy, write_table
-from . import grouping, hashing, search
+from . import grouping, hashing, review, search
 
-KINDS = ("exact_file", "exact_pixels", "near", "flip_rot")  # most specific first
+KINDS = ("exact_file", "exact_pixels", "near", "flip_rot", "semantic", "manual")  # most specific first
+BASE_KINDS = KINDS[:4]  # always in the summary; semantic / manual only when those steps are on
 SCOPES = ("train", "test", "train_test")
-DEFAULTS = {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": False, "remove": True}
+DEFAULTS = {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": False, "remove": True,
+            "semantic": False, "cosine_threshold": 0.9, "embed_size": 128, "decisions": None}
+REVIEW_PER_BAND, REVIEW_SAMPLE, REVIEW_SEED = 12, 100, 0
 PROGRESS_MIN_N = 20000
 
-PAIR_COLUMNS = ["a", "b", "kind", "scope", "distance", "transform", "label_a", "label_b"]
+PAIR_COLUMNS = ["a", "b", "kind", "scope", "distance", "transform", "label_a", "label_b", "cosine"]
+# distance: Hamming bits of the perceptual hashes for every kind; cosine: embedding similarity (NaN
+# when semantic is off)
 GROUP_COLUMNS = ["id", "group", "is_keeper", "label_conflict"]
 LEAK_COLUMNS = ["test_id", "train_id", "kind", "distance", "transform", "test_label", "train_label"]
 CONFLICT_COLUMNS = ["a", "b", "scope", "kind", "distance", "label_a", "label_b", "class_a", "class_b"]
@@ -41,9 +54,12 @@ class DedupResult:
     conflicts: pd.DataFrame        # pairs whose labels differ (any scope)
     per_class: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    prepared: object = field(default=None, repr=False, compare=False)  # for the review gallery
 
-    def save(self, out_dir: str | Path) -> None:
+    def save(self, out_dir: str | Path, review_files: bool = True) -> None:
         with atomic_path(out_dir, is_dir=True) as tmp:
+            if review_files and self.prepared is not None:
+                review.write_review(tmp, self.pairs, self.prepared, REVIEW_PER_BAND, REVIEW_SAMPLE, REVIEW_SEED)
             write_table(tmp / "pairs.parquet", self.pairs)
             write_table(tmp / "groups.parquet", self.groups)
             write_npy(tmp / "kept_train_ids.npy", np.asarray(self.kept_train_ids, np.int64))
@@ -122,6 +138,16 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         exact.append(_pairs_within(sha, sha != ""))                        # exact_file
         exact.append(_pairs_within(m["pixel_md5"].to_numpy().astype(str)))  # exact_pixels
     a, b, rank, transform, distance = _merge_pairs(near, exact, codes, threshold)
+    cosine = np.full(len(a), np.nan)
+    seconds["pairs"] = time.perf_counter() - t
+    if s["semantic"]:
+        a, b, rank, transform, distance, cosine, seconds["embed"], seconds["semantic_search"] = _semantic(
+            prepared.images, s, codes, a, b, rank, transform, distance, progress)
+    t = time.perf_counter()
+    n_decisions = {}
+    if s["decisions"]:
+        a, b, rank, transform, distance, cosine, n_decisions = _apply_decisions(
+            review.load_decisions(s["decisions"], m), codes, a, b, rank, transform, distance, cosine)
     scope = np.where(split[a] == split[b], split[a], "train_test")
     pairs = pd.DataFrame({
         "a": a, "b": b,
@@ -130,8 +156,9 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         "distance": distance,
         "transform": np.asarray(hashing.TRANSFORMS, dtype=object)[transform],
         "label_a": labels[a], "label_b": labels[b],
+        "cosine": cosine,
     }, columns=PAIR_COLUMNS)
-    seconds["pairs"] = time.perf_counter() - t
+    seconds["pairs"] += time.perf_counter() - t
 
     # 3. groups on the train split only
     t = time.perf_counter()
@@ -143,11 +170,12 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
     per_class = _per_class(m, kept, prepared.classes)
     seconds["total"] = time.perf_counter() - t_start
     train_ids = np.flatnonzero(split == "train")
+    kinds = BASE_KINDS + (("semantic",) if s["semantic"] else ()) + (("manual",) if s["decisions"] else ())
     summary = {
         "dataset": prepared.name,
         "n_images": n,
-        "pairs": {k: {sc: int(((pairs["kind"] == k) & (pairs["scope"] == sc)).sum()) for sc in SCOPES} for k in KINDS},
-        "pairs_by_kind": {k: int((pairs["kind"] == k).sum()) for k in KINDS},     # flat views of "pairs",
+        "pairs": {k: {sc: int(((pairs["kind"] == k) & (pairs["scope"] == sc)).sum()) for sc in SCOPES} for k in kinds},
+        "pairs_by_kind": {k: int((pairs["kind"] == k).sum()) for k in kinds},     # flat views of "pairs",
         "pairs_by_scope": {sc: int((pairs["scope"] == sc).sum()) for sc in SCOPES},  # read by the report
         "n_pairs": int(len(pairs)),
         "n_groups": int(groups["group"].nunique()) if len(groups) else 0,
@@ -160,9 +188,11 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         "settings": s,
         "search_method": "multihash" if search.multihash_layout(codes.shape[1] * 8, threshold, n) else "flat",
         "seconds": round(seconds["total"], 3),
+        **({"hash_pairs_confirmed": _confirmed(pairs, float(s["cosine_threshold"]))} if s["semantic"] else {}),
+        **({"decisions": n_decisions} if s["decisions"] else {}),
         "stage_seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
-    return DedupResult(pairs, groups, kept, leakage, conflicts, per_class, summary)
+    return DedupResult(pairs, groups, kept, leakage, conflicts, per_class, summary, prepared=prepared)
 
 
 # ---------------------------------------------------------------- pieces
@@ -186,6 +216,63 @@ def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: 
     a, b, rank, transform, best = a[first], b[first], rank[first], transform[first], best[first]
     distance = np.where(rank == 3, best, hashing.hamming(codes[a], codes[b]))
     return a, b, rank, transform, distance
+
+
+def _semantic(images, s, codes, a, b, rank, transform, distance, progress):
+    """Cosine of every hash pair, plus the pairs above the cosine threshold no hash found."""
+    from . import embed
+
+    embed.weights_path()  # fails early, naming the extra to install
+    t = time.perf_counter()
+    emb = embed.embed_images(images, size=int(s["embed_size"]), progress=progress)
+    t_embed = time.perf_counter() - t
+    t = time.perf_counter()
+    sa, sb, _ = embed.cosine_pairs(emb, float(s["cosine_threshold"]))
+    key = a * len(codes) + b
+    new = ~np.isin(sa * len(codes) + sb, key)
+    sa, sb = sa[new], sb[new]
+    a, b = np.concatenate([a, sa]), np.concatenate([b, sb])
+    rank = np.concatenate([rank, np.full(len(sa), KINDS.index("semantic"))])
+    transform = np.concatenate([transform, np.zeros(len(sa), np.int64)])
+    distance = np.concatenate([distance, hashing.hamming(codes[sa], codes[sb]).astype(np.int64)])
+    order = np.lexsort((b, a))
+    a, b, rank, transform, distance = a[order], b[order], rank[order], transform[order], distance[order]
+    cosine = embed.cosine_of(emb, a, b).astype(np.float64)
+    return a, b, rank, transform, distance, cosine, t_embed, time.perf_counter() - t
+
+
+def _confirmed(pairs: pd.DataFrame, threshold: float) -> dict:
+    """Per hash kind: how many pairs the embeddings confirm (cosine >= threshold) out of all."""
+    out = {}
+    for k in ("near", "flip_rot"):
+        p = pairs[pairs["kind"] == k]
+        out[k] = {"confirmed": int((p["cosine"] >= threshold).sum()), "total": int(len(p))}
+    return out
+
+
+def _apply_decisions(dec: pd.DataFrame, codes, a, b, rank, transform, distance, cosine):
+    """keep_both: drop the pair; duplicate: keep it, or add it with kind manual."""
+    n = len(codes)
+    key = a * n + b
+    dkey = dec["a"].to_numpy(np.int64) * n + dec["b"].to_numpy(np.int64)
+    is_keep = (dec["decision"] == "keep_both").to_numpy()
+    drop = np.isin(key, dkey[is_keep])
+    counts = {"keep_both_removed": int(drop.sum()), "keep_both_not_found": int(is_keep.sum() - drop.sum())}
+    a, b, rank, transform, distance, cosine = (x[~drop] for x in (a, b, rank, transform, distance, cosine))
+    dup = dkey[~is_keep]
+    add = dup[~np.isin(dup, key)]
+    counts["duplicate_confirmed"] = int(len(dup) - len(add))
+    counts["duplicate_added"] = int(len(add))
+    if len(add):
+        aa, bb = add // n, add % n
+        a, b = np.concatenate([a, aa]), np.concatenate([b, bb])
+        rank = np.concatenate([rank, np.full(len(aa), KINDS.index("manual"))])
+        transform = np.concatenate([transform, np.zeros(len(aa), np.int64)])
+        distance = np.concatenate([distance, hashing.hamming(codes[aa], codes[bb]).astype(np.int64)])
+        cosine = np.concatenate([cosine, np.full(len(aa), np.nan)])
+        order = np.lexsort((b, a))
+        a, b, rank, transform, distance, cosine = (x[order] for x in (a, b, rank, transform, distance, cosine))
+    return a, b, rank, transform, distance, cosine, counts
 
 
 # ---------------------------------------------------------------- pieces
