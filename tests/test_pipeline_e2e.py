@@ -51,6 +51,16 @@ def test_dvc_metrics_show_reads_the_aggregate(dvc_project):
     root, _ = dvc_project
     shown = run([str(BIN / "dvc"), "metrics", "show"], root).stdout
     assert "results/metrics.json" in shown and "clean_acc" in shown
+    table = run([str(BIN / "dvc"), "exp", "show", "--no-pager", "--csv"], root).stdout
+    assert "clean_acc" in table and "train.epochs" in table
+
+
+def test_dvc_plots_show_renders_the_declared_plots(dvc_project):
+    root, _ = dvc_project
+    run([str(BIN / "dvc"), "plots", "show", "-o", "plots_out"], root)
+    html = (root / "plots_out/index.html").read_text()
+    for title in ("clean accuracy vs D-rate", "PGD accuracy vs D-rate", "training loss"):
+        assert title in html
 
 
 def test_editing_a_training_value_reruns_only_what_depends_on_it(dvc_project):

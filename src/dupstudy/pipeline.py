@@ -114,7 +114,19 @@ def dvc_yaml() -> dict:
         if st.metrics:
             entry["metrics"] = [{m: {"cache": False}} for m in st.metrics]
         stages[st.name] = entry
-    return {"stages": stages}
+    return {"stages": stages, "plots": PLOTS}
+
+
+# `dvc plots show` / `dvc plots diff`: accuracy against D-rate and training curves, from the
+# aggregate stage's tables (one point per model; DVC draws them, the report adds CI bands).
+PLOTS = [
+    {"clean accuracy vs D-rate": {"template": "scatter", "x": "rate", "y": {"results/summary.csv": "clean_acc"},
+                                  "x_label": "D-rate r (added copies / training size)", "y_label": "clean accuracy"}},
+    {"PGD accuracy vs D-rate": {"template": "scatter", "x": "rate", "y": {"results/summary.csv": "robust_acc"},
+                                "x_label": "D-rate r (added copies / training size)", "y_label": "PGD accuracy"}},
+    {"training loss": {"x": "step", "y": {"results/curves.csv": "loss"}, "x_label": "optimizer step",
+                       "y_label": "training loss"}},
+]
 
 
 def render_dvc_yaml() -> str:
