@@ -438,6 +438,7 @@ def main():
     p.add_argument("--speed-limit", type=int, default=0, help="use the first N images only (0 = all 60,000)")
     p.add_argument("--scale-n", type=int, default=1_000_000)
     p.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
+    p.add_argument("--block", default="", help="name of the RESULTS.md block to replace (default: the main one)")
     p.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.scale_child:
@@ -446,7 +447,7 @@ def main():
     if not CIFAR.is_file() and ("quality" in args.only or "speed" in args.only):
         sys.exit(f"{CIFAR} not found")
     out = [f"## Dedup benchmark ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)", "",
-           f"Command: `python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:])}`".replace("  ", " "), "",
+           f"Command: `{' '.join(['python', f'benchmarks/{Path(__file__).name}', *sys.argv[1:]])}`", "",
            f"Machine: {machine()}", ""]
     for section in ("scale", "quality", "speed"):
         if section in args.only:
@@ -455,9 +456,11 @@ def main():
     print(text)
     if not args.no_write:
         old = RESULTS.read_text() if RESULTS.is_file() else "# Benchmark results\n\n"
-        block = f"{BEGIN}\n{text}\n{END}"
-        if BEGIN in old and END in old:
-            new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+        begin, end = (BEGIN, END) if not args.block else (BEGIN.replace(":", f"[{args.block}]:"),
+                                                           END.replace(":", f"[{args.block}]:"))
+        block = f"{begin}\n{text}\n{end}"
+        if begin in old and end in old:
+            new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
         else:
             new = old.rstrip("\n") + "\n\n" + block + "\n"
         RESULTS.write_text(new)

@@ -38,6 +38,7 @@ def test_dedup_cli_on_a_folder(tmp_path):
     pairs = pd.read_parquet(out / "pairs.parquet")
     assert set(pairs["kind"]) == {"flip_rot", "exact_pixels"}
     assert len(np.load(out / "kept_train_ids.npy")) == 6
+    assert pd.read_csv(out / "rejected.csv")["source"].tolist() == ["train/cat/broken.jpg"]
 
     no_flip = subprocess.run([str(BIN / "dupstudy"), "dedup", str(root), "--out", str(tmp_path / "o2"),
                               "--no-dihedral"], capture_output=True, text=True)
@@ -48,3 +49,40 @@ def test_dedup_cli_names_a_missing_folder(tmp_path):
     proc = subprocess.run([str(BIN / "dupstudy"), "dedup", str(tmp_path / "nope"), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "nope: no such folder" in proc.stderr
+
+
+def test_export_writes_the_deduplicated_folder_and_leaves_originals(tmp_path):
+    rng = np.random.default_rng(1)
+    root = tmp_path / "images"
+    (root / "train/a").mkdir(parents=True)
+    (root / "test/a").mkdir(parents=True)
+    im = smooth(rng)
+    Image.fromarray(im).save(root / "train/a/big.png")
+    Image.fromarray(im).save(root / "train/a/same.bmp")      # same pixels: one of the two is dropped
+    Image.fromarray(smooth(rng)).save(root / "train/a/other.png")
+    Image.fromarray(smooth(rng)).save(root / "test/a/t.png")
+    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    for mode in ("link", "copy", "symlink"):
+        exp = tmp_path / f"export-{mode}"
+        proc = subprocess.run([str(BIN / "dupstudy"), "dedup", str(root), "--out", str(tmp_path / "o"),
+                               "--export", str(exp), "--export-mode", mode], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert f"exported 2 train and 1 test images to {exp} ({mode})" in proc.stdout
+        got = sorted(p.relative_to(exp).as_posix() for p in exp.rglob("*") if p.is_file())
+        assert len(got) == 3 and "train/a/other.png" in got and "test/a/t.png" in got
+        assert (exp / "train/a/other.png").read_bytes() == (root / "train/a/other.png").read_bytes()
+        assert (exp / "train/a/other.png").is_symlink() == (mode == "symlink")
+    after = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert before == after  # nothing deleted or moved
+
+    import tarfile
+
+    archive = tmp_path / "images.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(root, arcname="images")
+    exp = tmp_path / "export-tar"
+    proc = subprocess.run([str(BIN / "dupstudy"), "dedup", str(archive), "--out", str(tmp_path / "o2"),
+                           "--export", str(exp)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (exp / "train/a/other.png").read_bytes() == (root / "train/a/other.png").read_bytes()
+    assert len([p for p in exp.rglob("*") if p.is_file()]) == 3

@@ -53,6 +53,7 @@ def cmd_dag(args) -> int:
 
 def cmd_dedup(args) -> int:
     from .datasets import load_source
+    from .io import write_table
     from .dedup import find_duplicates
     from .params import ParamsError, load
 
@@ -87,7 +88,14 @@ def cmd_dedup(args) -> int:
     if args.precision_from:
         result.summary["precision"] = precision(args.precision_from)
     result.save(args.out)
+    write_table(Path(args.out) / "rejected.csv", data.rejected)
     s = result.summary
+    if args.export:
+        from .dedup.export import export_folder
+
+        done = export_folder(data, result.kept_train_ids, args.export, mode=args.export_mode)
+        print(f"exported {done['train']} train and {done['test']} test images to {args.export} ({args.export_mode})"
+              + "".join(f"\n  not exported: {rel}: {why}" for rel, why in done["failed"]))
     print(f"{s['n_train_before']} train images -> {s['n_train_after']} kept; {s['n_leaked_test']} test images "
           f"with a duplicate in train; {s['n_conflicts']} label conflicts; {len(data.rejected)} files rejected; "
           f"results in {args.out} (review.html to look at pairs, review_sample.csv to label)")
@@ -145,7 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
                                     "<root>/<split>/<class>/<file>, outside the pipeline. Nothing is deleted: the "
                                     "results are tables of pairs, groups, kept ids, leakage and rejected files.")
     dd.add_argument("path", help="image folder or .tar.gz")
-    dd.add_argument("--out", required=True, help="folder for the results")
+    dd.add_argument("--out", required=True, help="folder for the results (tables, review.html, rejected.csv)")
+    dd.add_argument("--export", metavar="DIR", help="also write the deduplicated folder: kept train images and "
+                                                    "all test images, same layout (see --export-mode)")
+    dd.add_argument("--export-mode", choices=["link", "symlink", "copy"], default="link",
+                    help="hard links (default; copies across file systems), symbolic links, or copies")
     dd.add_argument("--params", help="take the dedup: settings from this params file")
     dd.add_argument("--hash", choices=["phash", "dhash", "ahash", "whash"], help="perceptual hash (default phash)")
     dd.add_argument("--hash-size", type=int, choices=[8, 16], help="bits per side (default 8: 64-bit hashes)")
