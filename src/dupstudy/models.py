@@ -46,6 +46,13 @@ def build(arch: str, channels: int, classes: int, width: int = 16, mean=0.5, std
     raise ValueError(f"unknown model.arch {arch!r}; allowed: {', '.join(ARCHS)}")
 
 
+def data_init(model: nn.Module, x: torch.Tensor) -> None:
+    """Initialise layers that are set from the training images (none for small_cnn)."""
+    init = getattr(model, "data_init", None)
+    if init is not None:
+        init(x)
+
+
 def save(path, model: nn.Module, spec: dict) -> None:
     from .io import atomic_path
 

@@ -63,6 +63,7 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
     spec = dict(arch=model_settings["arch"], channels=x.shape[1], classes=classes,
                 width=model_settings.get("width", 16), mean=mean, std=std)
     model = models.build(**spec).to(dev)
+    models.data_init(model, x)
     if dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     steps = total_steps(len(x), settings)
