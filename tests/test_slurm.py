@@ -11,6 +11,7 @@ import time
 import pytest
 import yaml
 
+from dupstudy.pipeline import STAGES
 from pipeline_project import BIN, ROOT, make, run
 
 PROFILE = ROOT / "profiles/slurm/config.yaml"
@@ -30,8 +31,11 @@ def test_only_training_and_evaluation_rules_request_a_gpu():
     text = "\n".join(p.read_text() for p in sorted((ROOT / "workflow/rules").glob("*.smk")))
     rules = dict(re.findall(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)+)", text, flags=re.M))
     assert len(rules) == 8
-    asking = {name for name, body in rules.items() if re.search(r"^\s+gpu=1,", body, flags=re.M)}
-    assert asking == GPU_RULES
+    # Rules take their GPU request from Stage.gpu of the one pipeline description.
+    for name, body in rules.items():
+        requests = re.findall(r"^\s+gpu=(.*),$", body, flags=re.M)
+        assert requests in ([], [f'stage_gpus("{name}")']), (name, requests)
+    assert {name for name, st in STAGES.items() if st.gpu} == GPU_RULES
     # The profile must not take the GPU request away nor add one elsewhere.
     for rule, res in yaml.safe_load(PROFILE.read_text()).get("set-resources", {}).items():
         assert not {"gpu", "gres", "gpus"} & set(res), rule

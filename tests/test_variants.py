@@ -60,7 +60,7 @@ def test_bad_inputs_named():
 
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(2, 300), rate=st.floats(0, 0.99), seed=st.integers(0, 2**32 - 1),
-       scheme=st.sampled_from(["uniform", "biased"]), protocol=st.sampled_from(["additive", "fixed"]))
+       scheme=st.sampled_from(["uniform", "biased", "concentrated"]), protocol=st.sampled_from(["additive", "fixed"]))
 def test_variant_invariants(n, rate, seed, scheme, protocol):
     labels = np.arange(n) % 3
     ids = np.arange(n)
@@ -78,3 +78,44 @@ def test_variant_invariants(n, rate, seed, scheme, protocol):
     if scheme == "biased" and k:
         d = describe(v, labels)
         assert d["copies_share_favoured"] == pytest.approx(round(0.7 * k) / k)
+
+
+def test_concentrated_counts_follow_zipf():
+    train = np.arange(1000)
+    labels = np.arange(1000) % 10
+    v = make_variant(train, labels, scheme="concentrated", rate=0.3, protocol="additive", seed=4,
+                     sources=0.01, exponent=1.0)
+    d = describe(v, labels)
+    assert d["n_train"] == 1300 and d["n_unique"] == 1000
+    ids, counts = np.unique(v, return_counts=True)
+    extra = np.sort(counts[counts > 1] - 1)[::-1]
+    assert len(extra) == 10  # 1 % of 1000 samples are copied
+    assert extra.sum() == 300
+    weights = 1 / np.arange(1, 11)
+    assert np.all(np.abs(extra - weights / weights.sum() * 300) < 1)  # exact up to rounding
+    assert d["max_copies"] == extra[0]
+
+
+def test_concentrated_exponent_zero_is_even_and_fixed_protocol_works():
+    train = np.arange(500)
+    labels = train % 5
+    v = make_variant(train, labels, scheme="concentrated", rate=0.2, protocol="fixed", seed=1,
+                     sources=0.025, exponent=0.0)  # 10 of the 400 kept samples
+    ids, counts = np.unique(v, return_counts=True)
+    assert len(v) == 500 and len(ids) == 400
+    assert sorted(set((counts[counts > 1] - 1).tolist())) == [10]  # 100 copies over 10 sources
+
+
+def test_class_shares_vector_is_exact():
+    labels = np.repeat(np.arange(4), 50)
+    v = make_variant(np.arange(200), labels, scheme="biased", rate=0.5, protocol="additive", seed=0,
+                     class_shares=[0.4, 0.3, 0.2, 0.1])
+    extra = np.bincount(labels[v], minlength=4) - 50
+    assert extra.tolist() == [40, 30, 20, 10]
+
+
+def test_class_shares_wrong_length_is_named():
+    labels = np.repeat(np.arange(4), 50)
+    with pytest.raises(ValueError, match="one weight per class"):
+        make_variant(np.arange(200), labels, scheme="biased", rate=0.5, protocol="additive", seed=0,
+                     class_shares=[0.5, 0.5])

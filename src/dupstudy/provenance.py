@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from . import timings
+
 PACKAGES = ("dupstudy", "torch", "torchvision", "numpy", "faiss-cpu", "imagehash", "scikit-learn", "snakemake", "dvc")
 
 
@@ -46,4 +48,5 @@ def collect(lock_file: str | Path = "dvc.lock") -> dict:
         "cpu_count": os.cpu_count(),
         "gpu": gpu,
         "packages": versions,
+        "stage_times": timings.summarise(),
     }

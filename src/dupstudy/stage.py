@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Callable
 
-from . import runlock
+from . import runlock, timings
 from .params import ParamsError, load
 
 
@@ -51,4 +51,6 @@ def run(main: Callable[[argparse.Namespace, dict], str | None], p: argparse.Argu
     except runlock.RunLocked as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(runlock.EXIT_LOCKED)
-    print(f"[{stage}] {summary or 'done'} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    seconds = time.perf_counter() - t0
+    timings.record(stage, {k: getattr(args, k, None) for k in timings.CELL_KEYS}, seconds)
+    print(f"[{stage}] {summary or 'done'} ({seconds:.1f} s)", flush=True)

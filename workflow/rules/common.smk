@@ -53,6 +53,11 @@ def stage_inputs(name):
     return inputs
 
 
+def stage_gpus(name):
+    """GPUs one job of the stage asks for: from Stage.gpu in the pipeline description."""
+    return 1 if STAGES[name].gpu else 0
+
+
 def stage_log(name):
     st = STAGES[name]
     cell = "_".join("{%s}" % w for w in st.grid)

@@ -9,7 +9,7 @@ rule train:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        gpu=1,
+        gpu=stage_gpus("train"),
     params:
         settings=smk_settings(STAGES["train"], config),
     shell:
@@ -27,7 +27,7 @@ rule evaluate:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        gpu=1,
+        gpu=stage_gpus("evaluate"),
     params:
         settings=smk_settings(STAGES["evaluate"], config),
     shell:

@@ -3,7 +3,7 @@
 from dupstudy import stage
 from dupstudy.datasets import prepared
 from dupstudy.io import read_npy, write_npy
-from dupstudy.variants import describe, make_variant
+from dupstudy.variants import SCHEMES, describe, make_variant
 
 
 def main(args, params):
@@ -13,10 +13,12 @@ def main(args, params):
     favoured = biased.get("favoured_classes", [1])
     variant = make_variant(read_npy(f"{args.dedup}/kept_train_ids.npy"), data.labels, scheme=args.scheme,
                            rate=float(args.rate), protocol=settings["protocol"], seed=args.seed,
-                           favoured_classes=favoured, favoured_share=biased.get("favoured_share", 0.7))
+                           favoured_classes=favoured, favoured_share=biased.get("favoured_share", 0.7),
+                           class_shares=biased.get("class_shares"), **settings.get("concentrated", {}))
     write_npy(args.out, variant)
     d = describe(variant, data.labels, favoured)
-    return f"{args.scheme} r={args.rate} seed {args.seed}: {d['n_train']} samples, {d['n_unique']} unique -> {args.out}"
+    return (f"{args.scheme} r={args.rate} seed {args.seed}: {d['n_train']} samples, {d['n_unique']} unique, "
+            f"at most {d['max_copies']} copies of one sample -> {args.out}")
 
 
 if __name__ == "__main__":
@@ -24,7 +26,7 @@ if __name__ == "__main__":
     p.add_argument("--prepared", required=True)
     p.add_argument("--dedup", required=True, help="dedup results folder (kept_train_ids.npy)")
     p.add_argument("--out", required=True, help="variant index file (.npy) to write")
-    p.add_argument("--scheme", required=True, choices=["uniform", "biased"])
+    p.add_argument("--scheme", required=True, choices=SCHEMES)
     p.add_argument("--rate", required=True, help="D-rate: added copies / deduplicated training size")
     p.add_argument("--seed", required=True, type=int)
     stage.run(main, p, "variant")

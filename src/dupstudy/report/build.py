@@ -38,6 +38,7 @@ SUMMARY_COLUMNS = ["scheme", "rate", "trainer", "seed", "clean_acc"]
 CURVE_COLUMNS = ["scheme", "rate", "trainer", "seed", "step", "loss"]
 PER_CLASS_COLUMNS = ["scheme", "rate", "trainer", "seed", "class", "clean_acc"]
 ACC_COLUMNS = ["clean_acc", "robust_acc", "clean_acc_no_leak"]
+STAGE_ORDER = ["ingest", "dedup", "variant", "train", "evaluate", "aggregate", "gaussian", "report"]
 
 
 # ============================================================================ entry point
@@ -394,6 +395,23 @@ class _Builder:
                        "variant has about N(1 + r) images; with a fixed number of epochs the model takes more "
                        "optimizer steps on larger variants.")
 
+    def scheme_definition(self) -> str:
+        v = self.params.get("variants", {})
+        biased, conc = v.get("biased", {}), v.get("concentrated", {})
+        if biased.get("class_shares"):
+            biased_text = ("biased — class c receives the share class_shares[c] of all copies ("
+                           + ", ".join(f"{w:g}" for w in biased["class_shares"]) + ", normalised)")
+        else:
+            biased_text = (f"biased — a share {biased.get('favoured_share', '–')} of all copies comes from the favoured "
+                           f"class(es) {', '.join(map(str, biased.get('favoured_classes', []))) or '–'}, the rest "
+                           "from the others, uniformly within a class (the paper's 0.7 / 0.3)")
+        text = f"Schemes: uniform — each copy drawn uniformly from all training images; {biased_text}"
+        if "concentrated" in self.params.get("grid", {}).get("schemes", []):
+            text += (f"; concentrated — all copies come from {100 * conc.get('sources', 0.01):g} % of the training "
+                     f"images, split over them by Zipf weights rank^−{conc.get('exponent', 1.0):g} (a few images "
+                     "copied many times)")
+        return text + "."
+
     # ------------------------------------------------------------------ sections
 
     def section_overview(self) -> dict:
@@ -426,12 +444,7 @@ class _Builder:
             + (f", {len(self.summary)} trained models found in the summary" if self.summary is not None else "")
             + ")."))
         blocks.append(_p(self.rate_definition()))
-        biased = p.get("variants", {}).get("biased", {})
-        blocks.append(_p(
-            "Schemes: uniform — each copy drawn uniformly from all training images; biased — a share "
-            f"{biased.get('favoured_share', '–')} of all copies comes from the favoured class(es) "
-            f"{', '.join(map(str, biased.get('favoured_classes', []))) or '–'}, the rest from the others, "
-            "uniformly within a class (the paper's 0.7 / 0.3)."))
+        blocks.append(_p(self.scheme_definition()))
         if train:
             budget = train.get("budget", "epochs")
             budget_text = (f"{train.get('epochs', '–')} epochs over each variant" if budget == "epochs"
@@ -922,12 +935,22 @@ class _Builder:
     # ------------------------------------------------------------------ provenance
 
     def section_provenance(self, provenance: dict, seconds: float) -> dict:
-        rows = _flatten(provenance) if provenance else []
+        rows = _flatten({k: v for k, v in provenance.items() if k != "stage_times"}) if provenance else []
         blocks = []
         if rows:
             blocks.append(_table(["key", "value"], [[k, v] for k, v in rows], caption="Provenance", css="provenance"))
         else:
             blocks.append(_note("Not available: no provenance was given."))
+        stage_times = (provenance or {}).get("stage_times") or []
+        if stage_times:
+            order = {name: i for i, name in enumerate(STAGE_ORDER)}
+            rows = [[t["stage"], t["jobs"], f"{t['total_s']:.1f}", f"{t['mean_s']:.2f}", f"{t['max_s']:.1f}"]
+                    for t in sorted(stage_times, key=lambda t: order.get(t["stage"], len(order)))]
+            blocks.append(_table(["stage", "jobs", "total s", "mean s per job", "max s"], rows,
+                                 caption="Wall time per stage (latest run of each job, from logs/stage_times.jsonl; "
+                                         "jobs ran in parallel, so totals are compute time, not elapsed time)"))
+        else:
+            blocks.append(_note("Not available: no stage times were recorded (logs/stage_times.jsonl)."))
         blocks.append(_p(f"Report built in {seconds:.1f} s."))
         if self.missing:
             blocks.append(_table(["input", "status"], [[k, v] for k, v in sorted(self.missing.items())],
