@@ -1,47 +1,144 @@
-"""Training throughput of each trainer on the CPU (or GPU when present), in images/s.
+"""Training throughput of every architecture and trainer on the CPU (or GPU when present), in images/s.
 
-    python benchmarks/train_speed.py [--images 2000] [--epochs 3] [--threads 1]
+    python benchmarks/train_speed.py                 # all runs, figures into benchmarks/RESULTS.md
+    python benchmarks/train_speed.py --threads 2 --block threads2   # a second block beside the first
+    python benchmarks/train_speed.py --scale 0.25 --no-write        # quicker, print only
 
-Uses the real digits at 8x8 and the same images upscaled to 32x32 (CIFAR's size), so the
-figures show both the embedded default and CIFAR-scale cost per image.
+Runs every arch in dupstudy.models.ARCHS and every trainer in dupstudy.train.TRAINERS (whatever
+the tuples hold when it runs) through dupstudy.train.fit:
+* small_cnn (width 16, params.yaml's default) on the real digits at 8x8 (1 channel) and on
+  32x32 RGB made from them;
+* airbench (width 64 = the published widths 64/256/256) and preact_resnet18 (width 64 = the
+  standard net) at 32x32 RGB only.
+32x32 RGB images: each digit upscaled 4x (nearest), its three channels taken from three
+different digits, so the channels are real but not identical images.
+
+A figure is images / seconds of fit's training loop for one epoch (batch 128, no augmentation):
+model building and airbench's whitening set-up are not timed. Before the timed runs of each
+(arch, size) one untimed single-step fit warms up the kernels. Attack settings are the CIFAR ones
+of the literature (eps 8/255, step 2/255, 10 steps; FGSM step 10/255; TRADES beta 6), at every
+size. The 1-minute load average is recorded at the start and end and before every run, because
+other jobs may share the cores.
 """
 
+from __future__ import annotations
+
 import argparse
+import os
 import platform
+import sys
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
-from dupstudy.train import fit
+from dupstudy import models
+from dupstudy.train import TRAINERS, fit
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+BEGIN, END = "<!-- train_speed:begin -->", "<!-- train_speed:end -->"
+BATCH = 128
+# (size, width, images at --scale 1) per arch; fewer images for the slow nets on the CPU.
+RUNS = {"small_cnn": [("8x8", 16, 8192), ("32x32", 16, 512)],
+        "airbench": [("32x32", 64, 384)],
+        "preact_resnet18": [("32x32", 64, 256)]}
+ATTACK = {"eps": 8 / 255, "train_step": 2 / 255, "train_steps": 10, "fgsm_step": 10 / 255, "trades_beta": 6.0,
+          "eval_step": 2 / 255, "eval_steps": 10, "eval_restarts": 1}
+
+
+def digits_data(n: int, size: str):
+    d = load_digits()
+    x8 = np.round(d.images * 255 / 16).astype(np.uint8)[..., None]
+    idx = np.resize(np.arange(len(x8)), n)
+    if size == "8x8":
+        return x8[idx], d.target[idx]
+    big = np.repeat(np.repeat(x8, 4, axis=1), 4, axis=2)[..., 0]
+    rgb = np.stack([big[idx], big[(idx + 1) % len(big)], big[(idx + 2) % len(big)]], axis=-1)
+    return rgb, d.target[idx]
+
+
+def machine(threads: int) -> str:
+    cpu = ""
+    try:
+        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or platform.machine()
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{platform.node()}: {cpu}, {len(os.sched_getaffinity(0))} cores available, {gpu}; Python "
+            f"{platform.python_version()}, torch {torch.__version__}, torch threads {threads}")
+
+
+def load1() -> float:
+    return os.getloadavg()[0]
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--images", type=int, default=2000)
-    p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every image count (rounded to whole batches)")
+    p.add_argument("--archs", nargs="+", default=list(models.ARCHS), choices=list(models.ARCHS))
+    p.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
+    p.add_argument("--block", default="", help="name of the RESULTS.md block to replace (default: the main one)")
     args = p.parse_args()
-    d = load_digits()
-    x8 = np.round(d.images * 255 / 16).astype(np.uint8)[..., None]
-    idx = np.resize(np.arange(len(x8)), args.images)
-    y = d.target[idx]
-    sizes = {"8x8": x8[idx], "32x32": np.repeat(np.repeat(x8[idx], 4, axis=1), 4, axis=2)}
-    settings = {"budget": "epochs", "epochs": args.epochs, "batch_size": 128, "lr": 0.05, "momentum": 0.9,
+    settings = {"budget": "epochs", "epochs": 1, "batch_size": BATCH, "lr": 0.05, "momentum": 0.9,
                 "weight_decay": 5e-4, "augment": {"crop_padding": 0, "flip": False}, "threads": args.threads}
-    attack = {"eps": 0.1, "train_step": 0.025, "train_steps": 10}
-    dev = "cuda" if torch.cuda.is_available() else f"cpu x{args.threads} thread(s)"
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {dev}")
-    print(f"{'images':>8} {'trainer':>9} {'width':>5} {'img/s':>10}")
-    for name, x in sizes.items():
-        for trainer in ("standard", "pgd"):
-            t0 = time.perf_counter()
-            fit(x, y, classes=10, trainer=trainer, seed=0, model_settings={"arch": "small_cnn", "width": args.width},
-                settings=settings, attack=attack, progress=False)
-            rate = args.images * args.epochs / (time.perf_counter() - t0)
-            print(f"{name:>8} {trainer + ('-10' if trainer == 'pgd' else ''):>9} {args.width:>5} {rate:>10.0f}")
+    t_start, load_start = time.perf_counter(), load1()
+    when = datetime.now(timezone.utc)
+    print(f"# {machine(args.threads)}; load1 {load_start:.2f}", flush=True)
+    header = f"{'arch':>16} {'size':>6} {'width':>5} {'trainer':>10} {'images':>6} {'seconds':>8} {'img/s':>8} {'load1':>6}"
+    print(header, flush=True)
+    rows = []
+    for arch in args.archs:
+        for size, width, n in RUNS[arch]:
+            n = max(BATCH, round(n * args.scale / BATCH) * BATCH)
+            x, y = digits_data(n, size)
+            ms = {"arch": arch, "width": width}
+            fit(x[:BATCH], y[:BATCH], classes=10, trainer="standard", seed=0, model_settings=ms,  # warm-up
+                settings={**settings, "budget": "steps", "steps": 1}, attack=ATTACK, progress=False)
+            for trainer in TRAINERS:
+                before = load1()
+                _, _, curve = fit(x, y, classes=10, trainer=trainer, seed=0, model_settings=ms, settings=settings,
+                                  attack=ATTACK, progress=False)
+                sec = curve[-1]["seconds"]
+                row = (arch, size, width, trainer, n, sec, n / sec, before)
+                rows.append(row)
+                print(f"{arch:>16} {size:>6} {width:>5} {trainer:>10} {n:>6} {sec:>8.2f} {n / sec:>8.1f} {before:>6.2f}",
+                      flush=True)
+    load_end, total = load1(), time.perf_counter() - t_start
+    print(f"# load1 at end {load_end:.2f}; total {total:.0f} s", flush=True)
+
+    out = [f"## Training speed ({when:%Y-%m-%d %H:%M} UTC)", "",
+           f"Command: `{' '.join(['python', f'benchmarks/{Path(__file__).name}', *sys.argv[1:]])}`", "",
+           f"Machine: {machine(args.threads)}", "",
+           f"Load (1-minute average): {load_start:.2f} at start, {load_end:.2f} at end; total {total:.0f} s. "
+           "Other jobs shared the cores during the run, so these figures are a lower bound on what an idle "
+           "machine gives; the load1 column is the load average just before each run.", "",
+           "img/s = images / seconds of one epoch of fit's training loop (batch 128, no augmentation; model "
+           "building and airbench's whitening set-up not timed; one untimed warm-up step per arch and size). "
+           "Widths are the real ones: small_cnn 16 (params.yaml default), airbench 64 (published widths "
+           "64/256/256), preact_resnet18 64 (the standard net). 8x8 = digits, 1 channel; 32x32 = digits "
+           "upscaled 4x, 3 channels. Attack: eps 8/255, step 2/255, train_steps 10, fgsm_step 10/255, "
+           "trades_beta 6, at every size.", "",
+           "| arch | size | width | trainer | images | seconds | img/s | load1 before |", "|---" * 8 + "|"]
+    for arch, size, width, trainer, n, sec, rate, before in rows:
+        out.append(f"| {arch} | {size} | {width} | {trainer} | {n} | {sec:.2f} | {rate:.1f} | {before:.2f} |")
+    out.append("")
+    text = "\n".join(out)
+    if not args.no_write:
+        old = RESULTS.read_text() if RESULTS.is_file() else "# Benchmark results\n\n"
+        begin, end = (BEGIN, END) if not args.block else (BEGIN.replace(":", f"[{args.block}]:"),
+                                                           END.replace(":", f"[{args.block}]:"))
+        block = f"{begin}\n{text}\n{end}"
+        if begin in old and end in old:
+            new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+        else:
+            new = old.rstrip("\n") + "\n\n" + block + "\n"
+        RESULTS.write_text(new)
+        print(f"written to {RESULTS}")
 
 
 if __name__ == "__main__":

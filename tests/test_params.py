@@ -24,7 +24,7 @@ def test_committed_params_are_valid(project_root):
     (("dataset", "name"), "imagenet", ["dataset.name", "'imagenet'", "'digits'", "'cifar10'"]),
     (("dedup", "hash"), "md5", ["dedup.hash", "'phash'"]),
     (("train", "epochs"), "ten", ["train.epochs", "'ten'", "integer"]),
-    (("grid", "trainers"), ["standard", "trades"], ["grid.trainers.1", "'pgd'"]),
+    (("grid", "trainers"), ["standard", "mart"], ["grid.trainers.1", "'pgd'"]),
 ])
 def test_bad_value_names_key_value_and_allowed(params, path, value, words):
     node = params

@@ -14,6 +14,8 @@ from .variants import describe
 
 KEYS = ["scheme", "rate", "trainer"]
 METRICS = ["clean_acc", "robust_acc", "clean_acc_no_leak", "robust_acc_no_leak"]
+# only in cells evaluated with attack.autoattack; a column or metric that no cell has stays absent
+OPTIONAL_METRICS = ["autoattack_acc", "autoattack_acc_no_leak"]
 
 
 def cells(grid: dict):
@@ -38,6 +40,7 @@ def collect(grid: dict, metrics_dir: Path, curves_dir: Path, variants_dir: Path,
         rows.append({**key, "n_train": v["n_train"], "n_unique": v["n_unique"], "n_copies": v["n_copies"],
                      "copies_share_favoured": v["copies_share_favoured"],
                      **{k: m[k] for k in METRICS}, "n_test": m["n_test"], "n_leaked": m["n_leaked"],
+                     **{k: m[k] for k in [*OPTIONAL_METRICS, "autoattack_n_test"] if k in m},
                      "epochs": last["epoch"], "steps": last["step"], "train_seconds": last["seconds"]})
         per_class += [{**key, "class": pc["class"], "clean_acc": pc["clean_acc"], "robust_acc": pc["robust_acc"]}
                       for pc in m["per_class"]]
@@ -62,8 +65,10 @@ def metrics_tree(summary: pd.DataFrame) -> dict:
     tree: dict = {}
     for (scheme, rate, trainer), group in summary.groupby(KEYS, sort=True):
         node = tree.setdefault(trainer, {}).setdefault(scheme, {}).setdefault(f"r{rate_tag(rate)}", {})
-        for metric in METRICS:
+        for metric in METRICS + [k for k in OPTIONAL_METRICS if k in group]:
             mean, half = mean_ci(group[metric].to_numpy())
+            if metric in OPTIONAL_METRICS and np.isnan(mean):
+                continue  # no seed of this cell has it
             node[metric] = round(mean, 5)
             node[f"{metric}_ci95"] = None if np.isnan(half) else round(half, 5)
         node["seeds"] = int(len(group))

@@ -1,6 +1,7 @@
 """Clean and adversarial accuracy of one model, overall, per class and without leaked
 test images. The model is evaluated in eval mode and fp32 with a stronger attack than
-it was trained with (more steps, restarts)."""
+it was trained with (more steps, restarts). With attack.autoattack also AutoAttack accuracy
+(torchattacks, the optional `autoattack` extra) on all or attack.autoattack_n test images."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: lis
              leaked: np.ndarray | None = None, threads: int | None = None, seed: int = 0) -> dict:
     """`leaked` is a boolean mask over the test images that have a duplicate in train. `seed` fixes
     the attack's random starts, so evaluating one model twice gives the same numbers."""
+    if attack.get("autoattack"):
+        attacks.require_torchattacks()  # fail before the PGD evaluation, not after it
     dev = devices.pick(threads)
     torch.manual_seed(seed)
     model, _ = models.load(model_path, dev)
@@ -31,7 +34,7 @@ def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: lis
     np.add.at(confusion, (labels, pred.cpu().numpy()), 1)
     per_class = [{"class": classes[c], "clean_acc": _mean(clean[labels == c]), "robust_acc": _mean(robust[labels == c]),
                   "n": int((labels == c).sum())} for c in range(k)]
-    return {
+    out = {
         "n_test": int(len(y)),
         "clean_acc": _mean(clean),
         "robust_acc": _mean(robust),
@@ -42,6 +45,30 @@ def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: lis
         "confusion": confusion.tolist(),
         "attack": {"name": "pgd_linf", "eps": attack["eps"], "step": attack["eval_step"],
                    "steps": attack["eval_steps"], "restarts": attack.get("eval_restarts", 1)},
+    }
+    if attack.get("autoattack"):
+        out.update(_autoattack(model, x, y, clean, robust, leaked, eps=attack["eps"], n=attack.get("autoattack_n"),
+                               n_classes=k, seed=seed))
+    return out
+
+
+def _autoattack(model, x, y, clean, robust, leaked, *, eps, n, n_classes, seed) -> dict:
+    """AutoAttack ('standard') accuracy on all test images, or on n of them drawn at random with a
+    fixed seed (the same images for every model; test sets of folder datasets are ordered by class,
+    so the first n would not do). Robust means correct on the clean image and under AutoAttack."""
+    pick = np.arange(len(y))
+    if n is not None and n < len(y):
+        pick = np.sort(np.random.default_rng(0).permutation(len(y))[:n])
+    idx = torch.from_numpy(pick).to(x.device)
+    aa = attacks.autoattack_correct(model, x[idx], y[idx], eps=eps, n_classes=n_classes, seed=seed).cpu().numpy()
+    aa &= clean[pick]
+    sub_leaked = leaked[pick]
+    return {
+        "autoattack_acc": _mean(aa),
+        "autoattack_acc_no_leak": _mean(aa[~sub_leaked]),
+        "autoattack_n_test": int(len(pick)),
+        "autoattack": {"name": "autoattack_linf", "version": "standard", "eps": eps, "n": int(len(pick)),
+                       "seed": seed, "robust_acc_same_images": _mean(robust[pick])},
     }
 
 

@@ -1,4 +1,5 @@
-"""Standard and PGD adversarial training with data held on the device.
+"""Standard and adversarial training (PGD, FGSM with a random start, TRADES) with data held
+on the device.
 
 No DataLoader: the whole training set is one tensor on the device, shuffled with a
 seeded generator and augmented on tensors. The run checkpoints at the end of every
@@ -20,7 +21,10 @@ from tqdm import tqdm
 from . import attacks, device as devices, models
 from .io import atomic_path
 
-TRAINERS = ("standard", "pgd")
+TRAINERS = ("standard", "pgd", "fgsm_rs", "trades")
+# attack: keys each trainer reads (all in [0, 1] pixel units, except trades_beta, a loss weight)
+TRAINER_ATTACK_KEYS = {"standard": (), "pgd": ("eps", "train_step", "train_steps"), "fgsm_rs": ("eps", "fgsm_step"),
+                       "trades": ("eps", "train_step", "train_steps", "trades_beta")}
 
 
 def to_tensor(images: np.ndarray, device) -> torch.Tensor:
@@ -52,9 +56,22 @@ def total_steps(n: int, settings: dict) -> int:
 
 def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, seed: int, model_settings: dict,
         settings: dict, attack: dict, checkpoint: Path | None = None, progress: bool = True):
-    """Train one model on one variant. Returns (model, spec, curve)."""
+    """Train one model on one variant. Returns (model, spec, curve).
+
+    Trainers: `standard` (cross-entropy on clean images); `pgd` (Madry et al.: cross-entropy on PGD
+    examples, attack.train_steps steps of attack.train_step); `fgsm_rs` (Wong et al. 2020: one FGSM
+    step of attack.fgsm_step from a uniform random start); `trades` (Zhang et al. 2019:
+    CE(f(x), y) + attack.trades_beta * KL(f(x) || f(x_adv)), x_adv from PGD on the KL). PGD and
+    FGSM-RS examples are made with the model in train mode (as in Madry's and Wong's code; their
+    forward passes update BatchNorm's running statistics); TRADES examples in eval mode, as in the
+    reference code. The curve's train_acc is on the examples the loss's cross-entropy sees:
+    adversarial for pgd and fgsm_rs, clean for standard and trades.
+    """
     if trainer not in TRAINERS:
         raise ValueError(f"unknown trainer {trainer!r}; allowed: {', '.join(TRAINERS)}")
+    missing = [f"attack.{k}" for k in TRAINER_ATTACK_KEYS[trainer] if attack.get(k) is None]
+    if missing:
+        raise ValueError(f"trainer {trainer!r} needs {', '.join(missing)} in params.yaml")
     dev = devices.pick(settings.get("threads"))
     torch.manual_seed(seed)
     x, y = to_tensor(images, dev), torch.from_numpy(labels.astype(np.int64)).to(dev)
@@ -91,9 +108,16 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
             yb = y[idx]
             if trainer == "pgd":
                 xb = attacks.pgd(model, xb, yb, eps=attack["eps"], step=attack["train_step"], steps=attack["train_steps"])
+            elif trainer == "fgsm_rs":
+                xb = attacks.fgsm_rs(model, xb, yb, eps=attack["eps"], step=attack["fgsm_step"])
+            elif trainer == "trades":
+                x_adv = attacks.trades_adversary(model, xb, eps=attack["eps"], step=attack["train_step"],
+                                                 steps=attack["train_steps"])
             with devices.autocast(dev):
                 out = model(xb)
                 loss = F.cross_entropy(out, yb, label_smoothing=settings.get("label_smoothing", 0.0))
+                if trainer == "trades":
+                    loss = loss + attack["trades_beta"] * attacks.trades_kl(out, model(x_adv))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -1,15 +1,22 @@
-"""Clean and PGD accuracy of one model, per class and without leaked test images (params: attack)."""
+"""Clean and PGD accuracy of one model, per class and without leaked test images; AutoAttack accuracy too
+with attack.autoattack (params: attack)."""
 
 import numpy as np
 import pandas as pd
 
-from dupstudy import gpu_slots, stage
+from dupstudy import attacks, gpu_slots, stage
 from dupstudy.datasets import prepared
 from dupstudy.evaluate import evaluate
 from dupstudy.io import write_json
+from dupstudy.params import ParamsError
 
 
 def main(args, params):
+    if params["attack"].get("autoattack"):
+        try:  # before any work: a missing optional package is known now, not after the PGD evaluation
+            attacks.require_torchattacks()
+        except RuntimeError as err:
+            raise ParamsError(str(err)) from None
     gpu_slots.claim()  # before CUDA starts: one GPU per concurrent job (--resources gpu=K)
     data = prepared.load(args.prepared)
     test_ids = data.split_ids("test")
@@ -19,7 +26,8 @@ def main(args, params):
                        attack=params["attack"], leaked=leaked, threads=params["train"].get("threads"))
     metrics.update(scheme=args.scheme, rate=float(args.rate), trainer=args.trainer, seed=args.seed)
     write_json(args.out, metrics)
-    return f"clean {metrics['clean_acc']:.4f}, PGD {metrics['robust_acc']:.4f} -> {args.out}"
+    aa = f", AutoAttack {metrics['autoattack_acc']:.4f}" if "autoattack_acc" in metrics else ""
+    return f"clean {metrics['clean_acc']:.4f}, PGD {metrics['robust_acc']:.4f}{aa} -> {args.out}"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Train one model on one variant with the standard or PGD trainer (params: model, train, attack)."""
+"""Train one model on one variant with one trainer of dupstudy.train.TRAINERS: standard, PGD, FGSM-RS or
+TRADES (params: model, train, attack)."""
 
 import hashlib
 import json
@@ -9,7 +10,7 @@ import numpy as np
 from dupstudy import gpu_slots, models, stage
 from dupstudy.datasets import prepared
 from dupstudy.io import read_npy, write_json
-from dupstudy.train import fit
+from dupstudy.train import TRAINERS, fit
 
 
 def main(args, params):
@@ -41,6 +42,6 @@ if __name__ == "__main__":
     p.add_argument("--curve", required=True, help="training curve JSON to write")
     p.add_argument("--scheme", required=True)
     p.add_argument("--rate", required=True)
-    p.add_argument("--trainer", required=True, choices=["standard", "pgd"])
+    p.add_argument("--trainer", required=True, choices=TRAINERS)
     p.add_argument("--seed", required=True, type=int)
     stage.run(main, p, "train")
