@@ -18,7 +18,8 @@ COPY = ["Snakefile", "dvc.yaml", "workflow", "profiles", "envs", "src"]
 # Every stage does real work, on the real digits, with the smallest grid that still has
 # both schemes, a non-zero rate and both trainers.
 TINY = {
-    "grid": {"schemes": ["uniform", "biased"], "rates": [0.0, 0.5], "trainers": ["standard", "pgd"], "seeds": [0]},
+    "grid": {"budgets": ["epochs"], "schemes": ["uniform", "biased"], "rates": [0.0, 0.5],
+             "trainers": ["standard", "pgd"], "seeds": [0]},
     "train": {"epochs": 2},
     "attack": {"train_steps": 2, "eval_steps": 5},
     "gaussian": {"seeds": 3, "rates": [0.3], "test_samples": 1000},

@@ -161,16 +161,16 @@ def tiny_data(dest: Path, n_train: int = 300, n_test: int = 100) -> None:
 
 
 def train_args(trainer: str = "pgd", seed: int = 0) -> list[str]:
-    cell = f"uniform/r0.5/{trainer}/s{seed}"
-    return ["--prepared", "data/prepared", "--variant", "data/variants/uniform/r0.5/s0.npy",
+    cell = f"epochs/uniform/r0.5/{trainer}/s{seed}"
+    return ["--prepared", "data/prepared", "--dedup", "data/dedup", "--variant", "data/variants/uniform/r0.5/s0.npy",
             "--model", f"results/models/{cell}/model.pt", "--curve", f"results/curves/{cell}.json",
-            "--scheme", "uniform", "--rate", "0.5", "--trainer", trainer, "--seed", str(seed)]
+            "--budget", "epochs", "--scheme", "uniform", "--rate", "0.5", "--trainer", trainer, "--seed", str(seed)]
 
 
 def evaluate_args(trainer: str = "pgd", seed: int = 0) -> list[str]:
-    cell = f"uniform/r0.5/{trainer}/s{seed}"
+    cell = f"epochs/uniform/r0.5/{trainer}/s{seed}"
     return ["--prepared", "data/prepared", "--dedup", "data/dedup", "--model", f"results/models/{cell}/model.pt",
-            "--out", f"results/metrics/{cell}.json", "--scheme", "uniform", "--rate", "0.5",
+            "--out", f"results/metrics/{cell}.json", "--budget", "epochs", "--scheme", "uniform", "--rate", "0.5",
             "--trainer", trainer, "--seed", str(seed)]
 
 

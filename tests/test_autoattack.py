@@ -105,7 +105,7 @@ def test_params_accept_autoattack_keys(project_root):
 def _cell_files(root, seeds_with_aa, seeds=(0, 1, 2)):
     labels = np.arange(20) % 10
     for seed in seeds:
-        cell = f"uniform/r0.1/pgd/s{seed}"
+        cell = f"epochs/uniform/r0.1/pgd/s{seed}"
         m = {"clean_acc": 0.9, "robust_acc": 0.5 + seed / 100, "clean_acc_no_leak": 0.9, "robust_acc_no_leak": 0.5,
              "n_test": 20, "n_leaked": 0, "per_class": [{"class": "0", "clean_acc": 1.0, "robust_acc": 0.5}]}
         if seed in seeds_with_aa:
@@ -114,14 +114,14 @@ def _cell_files(root, seeds_with_aa, seeds=(0, 1, 2)):
         write_json(root / "curves" / f"{cell}.json", {"curve": [{"epoch": 1, "step": 1, "loss": 1.0, "seconds": 1.0}]})
         (root / "variants" / "uniform/r0.1").mkdir(parents=True, exist_ok=True)
         np.save(root / "variants" / f"uniform/r0.1/s{seed}.npy", np.r_[np.arange(20), [0, 1]])
-    grid = {"schemes": ["uniform"], "rates": [0.1], "trainers": ["pgd"], "seeds": list(seeds)}
+    grid = {"budgets": ["epochs"], "schemes": ["uniform"], "rates": [0.1], "trainers": ["pgd"], "seeds": list(seeds)}
     return collect(grid, root / "metrics", root / "curves", root / "variants", labels, CLASSES, [1])[0]
 
 
 def test_aggregate_carries_autoattack_with_ci(tmp_path):
     summary = _cell_files(tmp_path, seeds_with_aa=(0, 1, 2))
     assert list(summary["autoattack_acc"]) == pytest.approx([0.40, 0.41, 0.42])
-    node = metrics_tree(summary)["pgd"]["uniform"]["r0.1"]
+    node = metrics_tree(summary)["epochs"]["pgd"]["uniform"]["r0.1"]
     assert node["autoattack_acc"] == pytest.approx(0.41)
     assert node["autoattack_acc_ci95"] > 0 and node["autoattack_acc_no_leak"] == pytest.approx(0.4)
 
@@ -129,9 +129,9 @@ def test_aggregate_carries_autoattack_with_ci(tmp_path):
 def test_aggregate_without_autoattack_has_no_such_columns(tmp_path):
     summary = _cell_files(tmp_path, seeds_with_aa=())
     assert not any(c.startswith("autoattack") for c in summary.columns)
-    node = metrics_tree(summary)["pgd"]["uniform"]["r0.1"]
+    node = metrics_tree(summary)["epochs"]["pgd"]["uniform"]["r0.1"]
     assert not any(k.startswith("autoattack") for k in node) and node["robust_acc"] == pytest.approx(0.51)
     # Some seeds with it, some without: the mean is over those that have it.
     mixed = _cell_files(tmp_path / "mixed", seeds_with_aa=(1,))
     assert isinstance(mixed, pd.DataFrame) and mixed["autoattack_acc"].isna().sum() == 2
-    assert metrics_tree(mixed)["pgd"]["uniform"]["r0.1"]["autoattack_acc"] == pytest.approx(0.41)
+    assert metrics_tree(mixed)["epochs"]["pgd"]["uniform"]["r0.1"]["autoattack_acc"] == pytest.approx(0.41)

@@ -42,7 +42,7 @@ def test_snakemake_and_dvc_expand_to_the_same_jobs(project_root):
     params = yaml.safe_load((project_root / "params.yaml").read_text())
     g = params["grid"]
     n_cells = len(g["schemes"]) * len(g["rates"]) * len(g["seeds"])
-    expected = 5 + n_cells + 2 * n_cells * len(g["trainers"])
+    expected = 5 + n_cells + 2 * n_cells * len(g["trainers"]) * len(g["budgets"])
     assert len(dvc) == expected
     assert smk == dvc
 

@@ -5,15 +5,17 @@ import json
 import pandas as pd
 import pytest
 
-from pipeline_project import BIN, TINY, dvc_stages_run, edit_params, make, run, snakemake_jobs
+from pipeline_project import BIN, TINY, dvc_stages_run, edit_params, make, merge, run, snakemake_jobs
 
 pytestmark = pytest.mark.slow
 N_MODELS = 8  # 2 schemes x 2 rates x 2 trainers x 1 seed
+BOTH_BUDGETS = merge(TINY, {"grid": {"budgets": ["epochs", "steps"]}})
+N_DVC = 2 * N_MODELS  # the DVC project trains every cell under both budgets
 
 
 @pytest.fixture(scope="module")
 def dvc_project(tmp_path_factory):
-    root = make(tmp_path_factory.mktemp("dvc_project"))
+    root = make(tmp_path_factory.mktemp("dvc_project"), overrides=BOTH_BUDGETS)
     first = run([str(BIN / "dvc"), "repro"], root)
     return root, first.stdout + first.stderr
 
@@ -21,15 +23,20 @@ def dvc_project(tmp_path_factory):
 def test_dvc_repro_runs_every_stage_and_writes_the_report(dvc_project):
     root, log = dvc_project
     ran = dvc_stages_run(log)
-    assert len(ran) == 5 + 4 + 2 * N_MODELS  # ingest dedup aggregate gaussian report + variants + train/eval
+    assert len(ran) == 5 + 4 + 2 * N_DVC  # ingest dedup aggregate gaussian report + variants + train/eval
     html = (root / "reports/index.html").read_text()
     assert "<html" in html.lower() and len(html) > 5000
+    assert (root / "reports/figures/budgets.png").is_file()  # equal epochs vs equal steps
     summary = pd.read_csv(root / "results/summary.csv")
-    assert len(summary) == N_MODELS
+    assert len(summary) == N_DVC
+    # Equal steps: every variant gets the optimizer steps of D-rate 0; equal epochs: larger variants get more.
+    steps = summary.groupby(["budget", "rate"])["steps"].agg(["min", "max"])
+    assert steps.loc[("steps", 0.5), "min"] == steps.loc[("steps", 0.5), "max"] == steps.loc[("epochs", 0.0), "max"]
+    assert steps.loc[("epochs", 0.5), "min"] > steps.loc[("epochs", 0.0), "max"]
     assert summary["clean_acc"].between(0.3, 1).all()  # trained, well above the 0.1 of chance
     assert (summary["robust_acc"] <= summary["clean_acc"]).all()
     metrics = json.loads((root / "results/metrics.json").read_text())
-    assert set(metrics) == {"standard", "pgd"}
+    assert set(metrics) == {"epochs", "steps"} and set(metrics["epochs"]) == {"standard", "pgd"}
     assert (root / "dvc.lock").exists()
 
 
@@ -69,7 +76,8 @@ def test_editing_a_training_value_reruns_only_what_depends_on_it(dvc_project):
     out = run([str(BIN / "dvc"), "repro"], root)
     ran = {name.split("@")[0] for name in dvc_stages_run(out.stdout + out.stderr)}
     assert ran == {"train", "evaluate", "aggregate", "report"}
-    assert len([n for n in dvc_stages_run(out.stdout + out.stderr) if n.startswith("train@")]) == N_MODELS
+    # steps: auto follows the epochs of D-rate 0, so both budgets retrain
+    assert len([n for n in dvc_stages_run(out.stdout + out.stderr) if n.startswith("train@")]) == N_DVC
 
 
 def test_snakemake_runs_the_same_pipeline(tmp_path):

@@ -74,8 +74,8 @@ def test_tables_identical_when_decoded(runs):
 def test_json_identical_but_for_wall_clock(runs):
     a, b = runs
     names = [n for n in _files(a) if n.endswith(".json")]
-    assert "results/metrics/uniform/r0.5/standard/s0.json" in names
-    assert "results/curves/uniform/r0.5/standard/s0.json" in names
+    assert "results/metrics/epochs/uniform/r0.5/standard/s0.json" in names
+    assert "results/curves/epochs/uniform/r0.5/standard/s0.json" in names
     for name in names:
         assert without_times(read_json(a / name)) == without_times(read_json(b / name)), name
 

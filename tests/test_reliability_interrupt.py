@@ -63,8 +63,8 @@ def test_killed_training_resumes_to_identical_weights_and_metrics(tmp_path):
     for d in (full, killed):
         write_params(d)
         tiny_data(d)
-    model, curve = "results/models/uniform/r0.5/pgd/s0/model.pt", "results/curves/uniform/r0.5/pgd/s0.json"
-    metrics = "results/metrics/uniform/r0.5/pgd/s0.json"
+    model, curve = "results/models/epochs/uniform/r0.5/pgd/s0/model.pt", "results/curves/epochs/uniform/r0.5/pgd/s0.json"
+    metrics = "results/metrics/epochs/uniform/r0.5/pgd/s0.json"
 
     stage("train", full, *train_args())
     stage("evaluate", full, *evaluate_args())

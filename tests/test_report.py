@@ -1,4 +1,5 @@
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -264,3 +265,36 @@ def test_stage_sees_only_its_params(tmp_path, inputs):
     assert "Problems while building" not in text
     assert "ε = –" not in text and "model –" not in text
     assert "Training (from the model summary): 3–3 epochs" in text
+
+
+def test_equal_epochs_and_equal_steps_side_by_side(tmp_path, inputs):
+    """Two budgets: the comparison section shows both changes; other sections keep to equal epochs."""
+    summary, curves, per_class = (pd.read_csv(inputs[k]) for k in ("summary_csv", "curves_csv", "per_class_csv"))
+    steps = summary.assign(budget="steps")
+    steps["clean_acc"] = steps["clean_acc"] - 0.02 * steps["rate"]  # the gain vanishes at equal compute
+    steps["n_train"] = 10**6  # marks steps rows: must not reach the equal-epochs table
+    two = pd.concat([summary.assign(budget="epochs"), steps], ignore_index=True)
+    two.to_csv(tmp_path / "summary.csv", index=False)
+    pd.concat([curves.assign(budget=b) for b in ("epochs", "steps")]).to_csv(tmp_path / "curves.csv", index=False)
+    pd.concat([per_class.assign(budget=b) for b in ("epochs", "steps")]).to_csv(tmp_path / "pc.csv", index=False)
+    params = {**PARAMS, "grid": {**PARAMS["grid"], "budgets": ["epochs", "steps"]}, "train": {**PARAMS["train"],
+                                                                                               "steps": "auto"}}
+    html, figures = _build(tmp_path, inputs, params=params, summary_csv=tmp_path / "summary.csv",
+                           curves_csv=tmp_path / "curves.csv", per_class_csv=tmp_path / "pc.csv")
+    raw = html.read_text()
+    assert (figures / "budgets.png").is_file()
+    section = raw[raw.index('id="budgets"'):]
+    table = section[:section.index("</table>")]
+    rows = [r for r in table.split("<tr>") if "<td>standard</td><td>uniform</td><td>clean</td>" in r]
+    assert len(rows) == 1
+    epochs_cell, steps_cell = rows[0].split("<td>")[-2:]
+    assert "change 1." in epochs_cell  # 0.02 * 0.6 = +1.2 pp at equal epochs
+    assert re.search(r"change [-−]?0\.\d+ pp \[[-−]", steps_cell), steps_cell  # about 0, interval spans 0
+    accuracy = raw[raw.index('id="accuracy"'):raw.index('id="budgets"')]
+    assert "1000000" not in accuracy
+    assert "as many optimizer steps as the D-rate 0 set takes" in raw
+
+
+def test_one_budget_says_how_to_get_the_other(full):
+    html, _ = full
+    assert "grid.budgets: [epochs, steps]" in html.read_text()

@@ -67,7 +67,7 @@ def slurm():
 
 
 TARGETS = ["data/variants/uniform/r0.5/s0.npy", "data/variants/biased/r0.5/s0.npy",
-           "results/models/uniform/r0.0/standard/s0/model.pt"]
+           "results/models/epochs/uniform/r0.0/standard/s0/model.pt"]
 
 
 @pytest.mark.slow

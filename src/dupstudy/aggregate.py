@@ -12,30 +12,31 @@ from .io import read_json, read_npy
 from .params import rate_tag
 from .variants import describe
 
-KEYS = ["scheme", "rate", "trainer"]
+KEYS = ["budget", "scheme", "rate", "trainer"]
 METRICS = ["clean_acc", "robust_acc", "clean_acc_no_leak", "robust_acc_no_leak"]
 # only in cells evaluated with attack.autoattack; a column or metric that no cell has stays absent
 OPTIONAL_METRICS = ["autoattack_acc", "autoattack_acc_no_leak"]
 
 
 def cells(grid: dict):
-    for scheme in grid["schemes"]:
-        for rate in grid["rates"]:
-            for trainer in grid["trainers"]:
-                for seed in grid["seeds"]:
-                    yield scheme, rate, trainer, seed
+    for budget in grid["budgets"]:
+        for scheme in grid["schemes"]:
+            for rate in grid["rates"]:
+                for trainer in grid["trainers"]:
+                    for seed in grid["seeds"]:
+                        yield budget, scheme, rate, trainer, seed
 
 
 def collect(grid: dict, metrics_dir: Path, curves_dir: Path, variants_dir: Path, labels: np.ndarray,
             classes: list[str], favoured_classes) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(summary: one row per model, per_class: one row per model and class, curves: one row per epoch)."""
     rows, per_class, curves = [], [], []
-    for scheme, rate, trainer, seed in cells(grid):
-        cell = f"{scheme}/r{rate_tag(rate)}/{trainer}/s{seed}"
+    for budget, scheme, rate, trainer, seed in cells(grid):
+        cell = f"{budget}/{scheme}/r{rate_tag(rate)}/{trainer}/s{seed}"
         m = read_json(Path(metrics_dir) / f"{cell}.json")
         c = read_json(Path(curves_dir) / f"{cell}.json")
         v = describe(read_npy(Path(variants_dir) / f"{scheme}/r{rate_tag(rate)}/s{seed}.npy"), labels, favoured_classes)
-        key = dict(scheme=scheme, rate=rate, trainer=trainer, seed=seed)
+        key = dict(budget=budget, scheme=scheme, rate=rate, trainer=trainer, seed=seed)
         last = c["curve"][-1]
         rows.append({**key, "n_train": v["n_train"], "n_unique": v["n_unique"], "n_copies": v["n_copies"],
                      "copies_share_favoured": v["copies_share_favoured"],
@@ -61,10 +62,11 @@ def mean_ci(values: np.ndarray) -> tuple[float, float]:
 
 
 def metrics_tree(summary: pd.DataFrame) -> dict:
-    """Nested {trainer: {scheme: {r<rate>: {metric: mean, metric_ci95: half}}}} for `dvc metrics show`."""
+    """Nested {budget: {trainer: {scheme: {r<rate>: {metric: mean, metric_ci95: half}}}}} for `dvc metrics show`."""
     tree: dict = {}
-    for (scheme, rate, trainer), group in summary.groupby(KEYS, sort=True):
-        node = tree.setdefault(trainer, {}).setdefault(scheme, {}).setdefault(f"r{rate_tag(rate)}", {})
+    for (budget, scheme, rate, trainer), group in summary.groupby(KEYS, sort=True):
+        node = (tree.setdefault(budget, {}).setdefault(trainer, {}).setdefault(scheme, {})
+                .setdefault(f"r{rate_tag(rate)}", {}))
         for metric in METRICS + [k for k in OPTIONAL_METRICS if k in group]:
             mean, half = mean_ci(group[metric].to_numpy())
             if metric in OPTIONAL_METRICS and np.isnan(mean):

@@ -24,7 +24,7 @@ def cmd_validate(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     g = p["grid"]
-    jobs = len(g["schemes"]) * len(g["rates"]) * len(g["trainers"]) * len(g["seeds"])
+    jobs = len(g["budgets"]) * len(g["schemes"]) * len(g["rates"]) * len(g["trainers"]) * len(g["seeds"])
     print(f"{args.params}: valid; dataset {p['dataset']['name']}, {jobs} training jobs")
     return 0
 

@@ -20,6 +20,8 @@ def one_line(root: str | Path = ".") -> str:
     if summary.exists():
         df = pd.read_csv(summary)
         parts.append(f"{len(df)} models")
+        if "budget" in df and (df["budget"] == "epochs").any():
+            df = df[df["budget"] == "epochs"]  # the paper's protocol; the report has the equal-steps view
         for trainer, g in df.groupby("trainer"):
             lo, hi = g[g.rate == g.rate.min()], g[g.rate == g.rate.max()]
             parts.append(f"{trainer}: clean {lo.clean_acc.mean():.3f} at r={lo.rate.iloc[0]:g} -> "

@@ -75,8 +75,6 @@ def _check_semantics(p: dict, source: str) -> None:
         raise ParamsError(f"{source}: dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")
     if p["variants"]["protocol"] == "fixed" and max(p["grid"]["rates"]) >= 1:
         raise ParamsError(f"{source}: grid.rates: the fixed protocol needs every rate < 1 (r*N of N slots are copies)")
-    if p["train"]["budget"] == "steps" and not p["train"].get("steps"):
-        raise ParamsError(f"{source}: train.steps: required when train.budget is 'steps'")
 
 
 def rate_tag(rate: float) -> str:

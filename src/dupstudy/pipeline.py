@@ -2,7 +2,7 @@
 
 The Snakefile's rules and dvc.yaml are both rendered from STAGES below, so the two
 orchestrators run the same commands on the same files with the same params. Paths
-use `{scheme}`, `{rate}`, `{trainer}` and `{seed}` for grid cells; Snakemake reads
+use `{budget}`, `{scheme}`, `{rate}`, `{trainer}` and `{seed}` for grid cells; Snakemake reads
 them as wildcards and DVC as `${item.*}` of a `matrix:` over the `grid:` lists of
 params.yaml, so editing the grid needs no regeneration of dvc.yaml.
 """
@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from itertools import product
 
-GRID_KEYS = {"scheme": "schemes", "rate": "rates", "trainer": "trainers", "seed": "seeds"}
-CELL = "{scheme}/r{rate}/{trainer}/s{seed}"
+GRID_KEYS = {"budget": "budgets", "scheme": "schemes", "rate": "rates", "trainer": "trainers", "seed": "seeds"}
+CELL = "{budget}/{scheme}/r{rate}/{trainer}/s{seed}"
 VARIANT = "data/variants/{scheme}/r{rate}/s{seed}.npy"
 
 
@@ -51,18 +51,18 @@ STAGES: dict[str, Stage] = {s.name: s for s in [
           params=("dedup",), code=("dedup",)),
     Stage("variant", inputs={"prepared": "data/prepared", "dedup": "data/dedup"}, outputs={"out": VARIANT},
           params=("variants",), code=("variants.py",), grid=("scheme", "rate", "seed")),
-    Stage("train", inputs={"prepared": "data/prepared", "variant": VARIANT},
+    Stage("train", inputs={"prepared": "data/prepared", "dedup": "data/dedup", "variant": VARIANT},
           outputs={"model": f"results/models/{CELL}/model.pt", "curve": f"results/curves/{CELL}.json"},
           params=("model", "train", "attack.eps", "attack.train_step", "attack.train_steps", "attack.fgsm_step",
                   "attack.trades_beta"),
-          code=("train.py", "models.py", "attacks.py", "device.py"), grid=("scheme", "rate", "trainer", "seed"),
+          code=("train.py", "models.py", "attacks.py", "device.py"), grid=("budget", "scheme", "rate", "trainer", "seed"),
           gpu=True),
     Stage("evaluate", inputs={"prepared": "data/prepared", "dedup": "data/dedup",
                               "model": f"results/models/{CELL}/model.pt"},
           outputs={"out": f"results/metrics/{CELL}.json"},
           params=("attack.eps", "attack.eval_step", "attack.eval_steps", "attack.eval_restarts", "attack.autoattack",
                   "attack.autoattack_n", "train.threads"),
-          code=("evaluate.py", "attacks.py", "models.py"), grid=("scheme", "rate", "trainer", "seed"), gpu=True),
+          code=("evaluate.py", "attacks.py", "models.py"), grid=("budget", "scheme", "rate", "trainer", "seed"), gpu=True),
     Stage("aggregate", inputs={"prepared": "data/prepared"},
           gather={"metrics_dir": "results/metrics", "curves_dir": "results/curves", "variants_dir": "data/variants"},
           gathered=("evaluate", "train", "variant"),
@@ -147,7 +147,7 @@ def is_dir(path: str) -> bool:
 
 def smk_shell(stage: Stage) -> str:
     """Shell command with Snakemake's placeholders; the log gets the stage's output."""
-    cmd = re.sub(r"\{(scheme|rate|trainer|seed)\}", r"{wildcards.\1}", stage.cmd())
+    cmd = re.sub(r"\{(budget|scheme|rate|trainer|seed)\}", r"{wildcards.\1}", stage.cmd())
     return cmd + " > {log} 2>&1"
 
 

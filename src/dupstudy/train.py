@@ -49,6 +49,18 @@ def augment(x: torch.Tensor, gen: torch.Generator, crop_padding: int, flip: bool
     return x
 
 
+def resolve_budget(settings: dict, budget: str, n_base: int) -> dict:
+    """Train settings for one budget. `steps: auto` becomes the steps that n_base images (the
+    deduplicated training set, D-rate 0) take in `epochs` epochs, so the steps budget gives every
+    variant the compute of the baseline."""
+    if budget not in ("epochs", "steps"):
+        raise ValueError(f"unknown budget {budget!r}; allowed: epochs, steps")
+    out = {**settings, "budget": budget}
+    if budget == "steps" and out.get("steps") == "auto":
+        out["steps"] = out["epochs"] * math.ceil(n_base / out["batch_size"])
+    return out
+
+
 def total_steps(n: int, settings: dict) -> int:
     per_epoch = math.ceil(n / settings["batch_size"])
     return settings["steps"] if settings["budget"] == "steps" else settings["epochs"] * per_epoch

@@ -30,6 +30,7 @@ except study_params.ParamsError as err:
 
 
 wildcard_constraints:
+    budget="epochs|steps",
     scheme="[a-z_]+",
     rate="[0-9.]+",
     trainer="[a-z_]+",

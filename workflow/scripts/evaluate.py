@@ -24,7 +24,7 @@ def main(args, params):
     leaked = np.isin(test_ids, leakage["test_id"].to_numpy())
     metrics = evaluate(args.model, data.images[test_ids], data.labels[test_ids], classes=data.classes,
                        attack=params["attack"], leaked=leaked, threads=params["train"].get("threads"))
-    metrics.update(scheme=args.scheme, rate=float(args.rate), trainer=args.trainer, seed=args.seed)
+    metrics.update(budget=args.budget, scheme=args.scheme, rate=float(args.rate), trainer=args.trainer, seed=args.seed)
     write_json(args.out, metrics)
     aa = f", AutoAttack {metrics['autoattack_acc']:.4f}" if "autoattack_acc" in metrics else ""
     return f"clean {metrics['clean_acc']:.4f}, PGD {metrics['robust_acc']:.4f}{aa} -> {args.out}"
@@ -34,6 +34,7 @@ if __name__ == "__main__":
     p = stage.parser(__doc__)
     for flag in ("prepared", "dedup", "model", "out"):
         p.add_argument(f"--{flag}", required=True)
+    p.add_argument("--budget", required=True, choices=["epochs", "steps"])
     p.add_argument("--scheme", required=True)
     p.add_argument("--rate", required=True)
     p.add_argument("--trainer", required=True)

@@ -10,14 +10,15 @@ import numpy as np
 from dupstudy import gpu_slots, models, stage
 from dupstudy.datasets import prepared
 from dupstudy.io import read_npy, write_json
-from dupstudy.train import TRAINERS, fit
+from dupstudy.train import TRAINERS, fit, resolve_budget
 
 
 def main(args, params):
     gpu_slots.claim()  # before CUDA starts: one GPU per concurrent job (--resources gpu=K)
     data = prepared.load(args.prepared)
     variant = read_npy(args.variant)
-    settings = {"model": params["model"], "train": params["train"], "attack": params["attack"]}
+    train_settings = resolve_budget(params["train"], args.budget, len(read_npy(f"{args.dedup}/kept_train_ids.npy")))
+    settings = {"model": params["model"], "train": train_settings, "attack": params["attack"]}
     # The checkpoint is only resumed by a run with the same data and settings.
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode() + variant.tobytes()
                          + f"{args.trainer}/{args.seed}".encode()).hexdigest()[:16]
@@ -25,10 +26,10 @@ def main(args, params):
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     model, spec, curve = fit(data.images[variant], data.labels[variant], classes=len(data.classes),
                              trainer=args.trainer, seed=args.seed, model_settings=params["model"],
-                             settings=params["train"], attack=params["attack"], checkpoint=checkpoint)
+                             settings=train_settings, attack=params["attack"], checkpoint=checkpoint)
     models.save(args.model, model, spec)
-    write_json(args.curve, {"trainer": args.trainer, "seed": args.seed, "n_train": int(len(variant)),
-                            "n_unique": int(len(np.unique(variant))), "curve": curve})
+    write_json(args.curve, {"trainer": args.trainer, "seed": args.seed, "budget": args.budget,
+                            "n_train": int(len(variant)), "n_unique": int(len(np.unique(variant))), "curve": curve})
     checkpoint.unlink(missing_ok=True)
     last = curve[-1]
     return f"{args.trainer} seed {args.seed}: {last['epoch']} epochs, {last['step']} steps, train acc {last['train_acc']:.3f} -> {args.model}"
@@ -37,9 +38,12 @@ def main(args, params):
 if __name__ == "__main__":
     p = stage.parser(__doc__)
     p.add_argument("--prepared", required=True)
+    p.add_argument("--dedup", required=True, help="dedup results folder (kept_train_ids.npy: the D-rate 0 size)")
     p.add_argument("--variant", required=True, help="variant index file (.npy)")
     p.add_argument("--model", required=True, help="model file to write")
     p.add_argument("--curve", required=True, help="training curve JSON to write")
+    p.add_argument("--budget", required=True, choices=["epochs", "steps"],
+                   help="epochs: train.epochs passes; steps: train.steps optimizer steps (auto: D-rate 0's count)")
     p.add_argument("--scheme", required=True)
     p.add_argument("--rate", required=True)
     p.add_argument("--trainer", required=True, choices=TRAINERS)

@@ -54,6 +54,7 @@ def build_report(out_html: Path, figures_dir: Path, *, params: dict, summary_csv
     b.summary = b.read_csv(summary_csv, "model summary", SUMMARY_COLUMNS)
     b.curves = b.read_csv(curves_csv, "training curves", CURVE_COLUMNS)
     b.per_class = b.read_csv(per_class_csv, "per-class accuracy", PER_CLASS_COLUMNS)
+    b.split_budgets()
     b.load_gaussian(gaussian_dir)
     b.load_dedup(dedup_dir, prepared_meta)
     b.inputs = [("model summary (CSV)", summary_csv), ("training curves (CSV)", curves_csv),
@@ -65,6 +66,7 @@ def build_report(out_html: Path, figures_dir: Path, *, params: dict, summary_csv
         b.section_comparison(),
         b.section_dedup(),
         b.section_accuracy(),
+        b.section_budgets(),
         b.section_per_class(),
         b.section_convergence(),
         b.section_leakage(),
@@ -236,6 +238,11 @@ def _diff_text(d: dict | None, unit: str = " pp") -> str:
             f" ({d['how']}, n={d['n']})")
 
 
+def _order_like(values, preferred) -> list:
+    values = list(pd.unique(pd.Series(list(values)).astype(str)))
+    return [v for v in preferred if v in values] + sorted(v for v in values if v not in preferred)
+
+
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(obj, dict):
         rows = []
@@ -257,6 +264,8 @@ class _Builder:
         self.problems: list[str] = []
         self.meta: dict | None = None
         self.summary = self.curves = self.per_class = None
+        self.summary_all = None  # every training budget; self.summary etc. hold the primary one
+        self.budget: str | None = None
         self.gauss: dict | None = None
         self.dedup: dict | None = None
         self.dedup_per_class = self.pairs = None
@@ -306,6 +315,17 @@ class _Builder:
         for col in ("scheme", "trainer"):
             frame[col] = frame[col].astype(str)
         return _percent_scale(frame, ACC_COLUMNS)
+
+    def split_budgets(self) -> None:
+        """Most sections show one training budget: equal epochs (the paper's protocol) when it was run.
+        section_budgets puts the budgets side by side."""
+        self.summary_all = self.summary
+        if self.summary is None or "budget" not in self.summary:
+            return
+        budgets = list(pd.unique(self.summary["budget"].astype(str)))
+        self.budget = "epochs" if "epochs" in budgets else budgets[0]
+        pick = lambda f: f[f["budget"].astype(str) == self.budget] if f is not None and "budget" in f else f  # noqa: E731
+        self.summary, self.curves, self.per_class = pick(self.summary), pick(self.curves), pick(self.per_class)
 
     def load_gaussian(self, gaussian_dir) -> None:
         why = self._why_missing(gaussian_dir, "Gaussian study")
@@ -446,12 +466,19 @@ class _Builder:
         blocks.append(_p(self.rate_definition()))
         blocks.append(_p(self.scheme_definition()))
         if train:
-            budget = train.get("budget", "epochs")
-            budget_text = (f"{train.get('epochs', '–')} epochs over each variant" if budget == "epochs"
-                           else f"{train.get('steps', '–')} optimizer steps for every variant (equal compute)")
+            steps = train.get("steps", "–")
+            texts = {"epochs": f"equal epochs ({train.get('epochs', '–')} passes over each variant, so larger "
+                               "variants take more optimizer steps)",
+                     "steps": "equal steps (" + ("as many optimizer steps as the D-rate 0 set takes in "
+                                                 f"{train.get('epochs', '–')} epochs" if steps == "auto"
+                                                 else f"{steps} optimizer steps") + " for every variant: equal compute)"}
+            budgets = grid.get("budgets", ["epochs"])
             blocks.append(_p(
-                f"Training: model {p.get('model', {}).get('arch', '–')}, budget {budget_text}, batch "
-                f"{train.get('batch_size', '–')}, SGD lr {train.get('lr', '–')}."))
+                f"Training: model {p.get('model', {}).get('arch', '–')}, budget(s): "
+                + "; ".join(texts.get(b, str(b)) for b in budgets)
+                + f"; batch {train.get('batch_size', '–')}, SGD lr {train.get('lr', '–')}."
+                + (f" Sections other than “Equal epochs vs equal steps” show the {self.budget} budget."
+                   if self.budget and len(budgets) > 1 else "")))
         elif self.summary is not None and {"epochs", "steps"} <= set(self.summary):
             ep, st = self.summary["epochs"], self.summary["steps"]
             blocks.append(_p(f"Training (from the model summary): {ep.min():g}–{ep.max():g} epochs, "
@@ -824,6 +851,42 @@ class _Builder:
                               "steps", "train s", "copies to favoured classes %"], rows,
                              caption="Mean [95 % t-interval] over seeds; train size, steps and seconds are means"))
         return {"id": "accuracy", "title": "Accuracy vs D-rate", "blocks": blocks}
+
+    def section_budgets(self) -> dict:
+        title = "Equal epochs vs equal steps"
+        s = self.summary_all
+        if s is None:
+            return {"id": "budgets", "title": title, "blocks": [self.unavailable("model summary")]}
+        budgets = list(pd.unique(s["budget"].astype(str))) if "budget" in s else []
+        if len(budgets) < 2:
+            return {"id": "budgets", "title": title, "blocks": [_note(
+                "Only one training budget was run" + (f" ({budgets[0]})" if budgets else "") + ". Set "
+                "grid.budgets: [epochs, steps] in params.yaml to see whether duplicates change accuracy by what "
+                "they show the model or by the extra optimizer steps they bring.")]}
+        blocks = [_p("With the additive protocol a variant at D-rate r has (1 + r) times the images, so at equal "
+                     "epochs it also gets (1 + r) times the optimizer steps. Training every variant for the same "
+                     "number of steps separates the two: a change that remains at equal steps comes from the "
+                     "duplicates themselves, a change that disappears came from the extra compute.")]
+        s = _with_shared_zero(s)
+        blocks.append(self.figure("budgets", title,
+                                  "Test accuracy (%) vs D-rate r (% added copies) under equal epochs and equal "
+                                  "optimizer steps; columns: trainer; rows: clean and PGD accuracy; style: scheme; "
+                                  "bands: 95 % CI over seeds.", figs.budget_comparison, s))
+        rows = []
+        top = max(s["rate"])
+        for trainer in _order_like(s["trainer"], ("standard", "pgd")):
+            for scheme in _order_like(s.loc[s["rate"] > 0, "scheme"], ("uniform", "biased", "concentrated")):
+                for metric, name in (("clean_acc", "clean"), ("robust_acc", "PGD")):
+                    row = [trainer, scheme, name, _rate_str(top)]
+                    for b in ("epochs", "steps"):
+                        f = s[s["budget"].astype(str) == b]
+                        row.append(_diff_text(_diff(f, metric, trainer, scheme, top)))
+                    rows.append(row)
+        blocks.append(_table(["trainer", "scheme", "accuracy", "D-rate", "change vs D-rate 0, equal epochs",
+                              "change vs D-rate 0, equal steps"], rows,
+                             caption="Mean accuracy at D-rate 0 → at the highest D-rate, and the change in percentage "
+                                     "points with its 95 % t-interval"))
+        return {"id": "budgets", "title": title, "blocks": blocks}
 
     def section_per_class(self) -> dict:
         if self.per_class is None:

@@ -114,6 +114,23 @@ def accuracy_vs_rate(summary: pd.DataFrame):
     return grid.figure
 
 
+def budget_comparison(summary: pd.DataFrame):
+    """Accuracy vs D-rate under equal epochs and under equal optimizer steps: columns = trainer,
+    rows = metric, hue = budget, style = scheme."""
+    long = summary.melt(id_vars=["budget", "scheme", "rate", "trainer", "seed"],
+                        value_vars=[c for c in ("clean_acc", "robust_acc") if c in summary],
+                        var_name="metric", value_name="acc").dropna(subset=["acc"])
+    long["metric"] = long["metric"].map({"clean_acc": "clean", "robust_acc": "PGD (robust)"})
+    long["budget"] = long["budget"].map({"epochs": "equal epochs", "steps": "equal steps"}).fillna(long["budget"])
+    grid = sns.relplot(data=long, kind="line", x="rate", y="acc", hue="budget", style="scheme", markers=True,
+                       dashes=False, col="trainer", row="metric", errorbar=("ci", 95), seed=_SEED,
+                       col_order=_order(long["trainer"], TRAINERS), hue_order=_order(long["budget"], ("equal epochs", "equal steps")),
+                       style_order=_order(long["scheme"], SCHEMES), palette=_colors(long["budget"].nunique()),
+                       height=3.2, aspect=1.25, facet_kws={"sharey": False, "margin_titles": True})
+    _finish(grid, RATE_LABEL, ACC_LABEL)
+    return grid.figure
+
+
 def leak_effect(summary: pd.DataFrame):
     """Clean accuracy on the whole test set vs without test images leaked into training."""
     long = summary.melt(id_vars=["scheme", "rate", "trainer", "seed"], value_vars=["clean_acc", "clean_acc_no_leak"],
