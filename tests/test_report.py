@@ -298,3 +298,17 @@ def test_equal_epochs_and_equal_steps_side_by_side(tmp_path, inputs):
 def test_one_budget_says_how_to_get_the_other(full):
     html, _ = full
     assert "grid.budgets: [epochs, steps]" in html.read_text()
+
+
+def test_other_trainers_and_autoattack_are_described(tmp_path, inputs):
+    summary = pd.read_csv(inputs["summary_csv"])
+    summary["autoattack_acc"] = summary["robust_acc"] - 0.05
+    summary.to_csv(tmp_path / "summary.csv", index=False)
+    params = {**PARAMS, "grid": {**PARAMS["grid"], "trainers": ["standard", "trades", "fgsm_rs"]},
+              "attack": {**PARAMS["attack"], "trades_beta": 6.0, "fgsm_step": 0.125, "autoattack": True,
+                         "autoattack_n": 500}}
+    html, _ = _build(tmp_path, inputs, params=params, summary_csv=tmp_path / "summary.csv")
+    text = " ".join(_parse(html).text)
+    assert "trades — TRADES with β = 6.0" in text and "fgsm_rs — one FGSM step of 0.125" in text
+    assert "AutoAttack (standard, L∞, same ε) through torchattacks is reported as well, on 500 fixed" in text
+    assert "AutoAttack %" in text

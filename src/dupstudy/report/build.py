@@ -37,7 +37,7 @@ PAPER = {
 SUMMARY_COLUMNS = ["scheme", "rate", "trainer", "seed", "clean_acc"]
 CURVE_COLUMNS = ["scheme", "rate", "trainer", "seed", "step", "loss"]
 PER_CLASS_COLUMNS = ["scheme", "rate", "trainer", "seed", "class", "clean_acc"]
-ACC_COLUMNS = ["clean_acc", "robust_acc", "clean_acc_no_leak"]
+ACC_COLUMNS = ["clean_acc", "robust_acc", "clean_acc_no_leak", "autoattack_acc"]
 STAGE_ORDER = ["ingest", "dedup", "variant", "train", "evaluate", "aggregate", "gaussian", "report"]
 
 
@@ -484,12 +484,24 @@ class _Builder:
             blocks.append(_p(f"Training (from the model summary): {ep.min():g}–{ep.max():g} epochs, "
                              f"{st.min():g}–{st.max():g} optimizer steps per model."))
         if attack:
+            eps = attack.get("eps", "–")
+            robust = {
+                "pgd": f"pgd — PGD adversarial training at ε = {eps} (pixel units in [0, 1]), step "
+                       f"{attack.get('train_step', '–')}, {attack.get('train_steps', '–')} steps, random start",
+                "fgsm_rs": f"fgsm_rs — one FGSM step of {attack.get('fgsm_step', '–')} from a uniform random start in "
+                           f"the ε = {eps} ball (“fast” adversarial training)",
+                "trades": f"trades — TRADES with β = {attack.get('trades_beta', '–')}, its inner maximisation PGD on the "
+                          f"KL term at ε = {eps}, {attack.get('train_steps', '–')} steps",
+            }
+            used = [robust[t] for t in trainers if t in robust]
+            aa = (" AutoAttack (standard, L∞, same ε) through torchattacks is reported as well"
+                  + (f", on {attack['autoattack_n']} fixed test images" if attack.get("autoattack_n") else "") + "."
+                  if attack.get("autoattack") else "")
             blocks.append(_p(
-                f"The robust trainer is PGD adversarial training with ε = {attack.get('eps', '–')} (pixel units in "
-                f"[0, 1]), step {attack.get('train_step', '–')}, {attack.get('train_steps', '–')} steps, random start. "
-                f"Robust accuracy is measured with PGD-{attack.get('eval_steps', '–')} (step "
-                f"{attack.get('eval_step', '–')}, {attack.get('eval_restarts', '–')} restart(s)) at the same ε, model "
-                "in eval mode."))
+                ("Robust trainer(s): " + "; ".join(used) + ". " if used else "")
+                + f"Robust accuracy is measured with PGD-{attack.get('eval_steps', '–')} (step "
+                f"{attack.get('eval_step', '–')}, {attack.get('eval_restarts', '–')} restart(s)) at ε = {eps}, model "
+                "in eval mode." + aa))
         else:
             blocks.append(_p("The robust trainer is PGD adversarial training; robust accuracy is PGD accuracy at the "
                              "training ε with a stronger attack than in training (see params.yaml, section attack)."))
@@ -834,7 +846,8 @@ class _Builder:
                                   "PGD accuracy; colour/marker: duplication scheme; bands: 95 % CI over seeds.",
                                   figs.accuracy_vs_rate, s))
         rows = []
-        metrics = [m for m in ("clean_acc", "robust_acc", "clean_acc_no_leak") if m in s]
+        metrics = [m for m in ("clean_acc", "robust_acc", "autoattack_acc", "clean_acc_no_leak")
+                   if m in s and s[m].notna().any()]
         for (trainer, scheme, rate), g in s.groupby(["trainer", "scheme", "rate"], sort=True):
             row = [trainer, scheme, _rate_str(rate)]
             for m in metrics:
@@ -846,7 +859,8 @@ class _Builder:
             fav = g["copies_share_favoured"] if "copies_share_favoured" in g else None
             row.append(f"{100 * fav.mean():.1f}" if fav is not None and rate > 0 and fav.notna().any() else "–")
             rows.append(row)
-        names = {"clean_acc": "clean %", "robust_acc": "PGD %", "clean_acc_no_leak": "clean, no leaked test %"}
+        names = {"clean_acc": "clean %", "robust_acc": "PGD %", "autoattack_acc": "AutoAttack %",
+                 "clean_acc_no_leak": "clean, no leaked test %"}
         blocks.append(_table(["trainer", "scheme", "D-rate", *[names[m] for m in metrics], "seeds", "train size",
                               "steps", "train s", "copies to favoured classes %"], rows,
                              caption="Mean [95 % t-interval] over seeds; train size, steps and seconds are means"))

@@ -81,7 +81,7 @@ def _order(values, preferred) -> list:
     return [v for v in preferred if v in values] + sorted(v for v in values if v not in preferred)
 
 
-TRAINERS = ("standard", "pgd")
+TRAINERS = ("standard", "pgd", "fgsm_rs", "trades")
 SCHEMES = ("uniform", "biased", "concentrated")
 
 
