@@ -45,10 +45,10 @@ from PIL import Image, ImageDraw, ImageEnhance
 
 from dupstudy.dedup import embed, grouping, hashing, search
 
+from results_file import write_section  # benchmarks/ is on sys.path when a script here runs
+
 ROOT = Path(__file__).resolve().parents[1]
 CIFAR = ROOT.parent / "shared" / "data" / "cifar10-jpg.tar.gz"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-BEGIN, END = "<!-- dedup_bench:begin -->", "<!-- dedup_bench:end -->"
 
 
 # ---------------------------------------------------------------- data
@@ -455,16 +455,7 @@ def main():
     text = "\n".join(out)
     print(text)
     if not args.no_write:
-        old = RESULTS.read_text() if RESULTS.is_file() else "# Benchmark results\n\n"
-        begin, end = (BEGIN, END) if not args.block else (BEGIN.replace(":", f"[{args.block}]:"),
-                                                           END.replace(":", f"[{args.block}]:"))
-        block = f"{begin}\n{text}\n{end}"
-        if begin in old and end in old:
-            new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
-        else:
-            new = old.rstrip("\n") + "\n\n" + block + "\n"
-        RESULTS.write_text(new)
-        print(f"written to {RESULTS}")
+        write_section("dedup_bench", text, args.block)
 
 
 if __name__ == "__main__":

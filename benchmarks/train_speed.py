@@ -38,9 +38,8 @@ from sklearn.datasets import load_digits
 from dupstudy import models
 from dupstudy.train import TRAINERS, fit
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-BEGIN, END = "<!-- train_speed:begin -->", "<!-- train_speed:end -->"
+from results_file import write_section  # benchmarks/ is on sys.path when a script here runs
+
 BATCH = 128
 # (size, width, images at --scale 1) per arch; fewer images for the slow nets on the CPU.
 RUNS = {"small_cnn": [("8x8", 16, 8192), ("32x32", 16, 512)],
@@ -129,16 +128,7 @@ def main():
     out.append("")
     text = "\n".join(out)
     if not args.no_write:
-        old = RESULTS.read_text() if RESULTS.is_file() else "# Benchmark results\n\n"
-        begin, end = (BEGIN, END) if not args.block else (BEGIN.replace(":", f"[{args.block}]:"),
-                                                           END.replace(":", f"[{args.block}]:"))
-        block = f"{begin}\n{text}\n{end}"
-        if begin in old and end in old:
-            new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
-        else:
-            new = old.rstrip("\n") + "\n\n" + block + "\n"
-        RESULTS.write_text(new)
-        print(f"written to {RESULTS}")
+        write_section("train_speed", text, args.block)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from argparse import Namespace
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_digits
 
 from dupstudy import models
 from dupstudy.aggregate import collect, metrics_tree
@@ -25,13 +24,6 @@ EPS = 0.15
 ATTACK = {"eps": EPS, "eval_step": EPS / 5, "eval_steps": 20, "eval_restarts": 1, "autoattack": True,
           "autoattack_n": 200}
 CLASSES = [str(i) for i in range(10)]
-
-
-@pytest.fixture(scope="module")
-def digits():
-    d = load_digits()
-    x = np.round(d.images * 255 / 16).astype(np.uint8)[..., None]
-    return x[:1000], d.target[:1000], x[1400:], d.target[1400:]
 
 
 @pytest.fixture(scope="module")

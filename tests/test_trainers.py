@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
 
 import dupstudy.train as tr
 from dupstudy import attacks
@@ -21,13 +20,6 @@ SETTINGS = {"budget": "epochs", "epochs": 5, "steps": 10, "batch_size": 64, "lr"
 ATTACK = {"eps": EPS, "train_step": 0.06, "train_steps": 3, "fgsm_step": 1.25 * EPS, "trades_beta": 6.0}
 MODEL = {"arch": "small_cnn", "width": 8}
 ROBUST = ["fgsm_rs", "trades"]
-
-
-@pytest.fixture(scope="module")
-def digits():
-    d = load_digits()
-    x = np.round(d.images * 255 / 16).astype(np.uint8)[..., None]
-    return x[:1000], d.target[:1000], x[1400:], d.target[1400:]
 
 
 @pytest.fixture(scope="module")
