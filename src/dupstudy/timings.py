@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 DEFAULT = Path("logs/stage_times.jsonl")
-CELL_KEYS = ("scheme", "rate", "trainer", "seed")
+CELL_KEYS = ("budget", "scheme", "rate", "trainer", "seed")
 
 
 def log_path() -> Path:
