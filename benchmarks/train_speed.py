@@ -110,12 +110,15 @@ def main():
     load_end, total = load1(), time.perf_counter() - t_start
     print(f"# load1 at end {load_end:.2f}; total {total:.0f} s", flush=True)
 
+    shared = max([load_start, load_end, *(r[-1] for r in rows)]) > args.threads + 0.5
     out = [f"## Training speed ({when:%Y-%m-%d %H:%M} UTC)", "",
            f"Command: `{' '.join(['python', f'benchmarks/{Path(__file__).name}', *sys.argv[1:]])}`", "",
            f"Machine: {machine(args.threads)}", "",
            f"Load (1-minute average): {load_start:.2f} at start, {load_end:.2f} at end; total {total:.0f} s. "
-           "Other jobs shared the cores during the run, so these figures are a lower bound on what an idle "
-           "machine gives; the load1 column is the load average just before each run.", "",
+           + ("The load exceeded the benchmark's own threads, so other jobs shared the cores and these figures "
+              "are a lower bound on what an idle machine gives" if shared else
+              "The load stayed near the benchmark's own threads: no other work competed for the cores")
+           + "; the load1 column is the load average just before each run.", "",
            "img/s = images / seconds of one epoch of fit's training loop (batch 128, no augmentation; model "
            "building and airbench's whitening set-up not timed; one untimed warm-up step per arch and size). "
            "Widths are the real ones: small_cnn 16 (params.yaml default), airbench 64 (published widths "
