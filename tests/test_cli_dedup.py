@@ -7,13 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
+from image_helpers import smooth
 
 BIN = Path(sys.executable).parent
-
-
-def smooth(rng, size=32):
-    small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
-    return np.asarray(Image.fromarray(small).resize((size, size), Image.BICUBIC))
 
 
 def test_dedup_cli_on_a_folder(tmp_path):

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from dupstudy.dedup import engine, review
+from image_helpers import smooth
 from test_dedup_engine import SETTINGS, dataset, pair_kinds, result  # noqa: F401  (module fixtures)
 
 BIN = Path(sys.executable).parent
@@ -127,11 +128,6 @@ def test_precision_from_labelled_sample(tmp_path):
     assert p["by_kind"]["near"]["n"] == 50 and p["by_kind"]["exact_pixels"]["n"] == 48
     with pytest.raises(ValueError, match="label 'perhaps'"):
         review.precision(pd.DataFrame({"label": ["perhaps"]}))
-
-
-def smooth(rng, size=32):
-    small = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
-    return np.asarray(Image.fromarray(small).resize((size, size), Image.BICUBIC))
 
 
 def test_cli_review_files_decisions_and_precision(tmp_path):

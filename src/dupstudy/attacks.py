@@ -21,7 +21,6 @@ def pgd(model, x, y, *, eps: float, step: float, steps: int, random_start: bool 
     return (x + delta).detach()
 
 
-
 def _project(x: torch.Tensor, x_adv: torch.Tensor, eps: float) -> torch.Tensor:
     """The nearest point of the eps ball around x that lies in [0, 1]."""
     return torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
@@ -31,12 +30,8 @@ def fgsm_rs(model, x, y, *, eps: float, step: float) -> torch.Tensor:
     """FGSM with a random start ("Fast is better than free", Wong, Rice & Kolter 2020): a uniform
     start in the eps ball, one signed-gradient step of size `step` (1.25 eps in the paper), then
     back into the ball and [0, 1]. Runs the model in whatever mode it is in (train mode in
-    train.fit, as in the reference code)."""
-    delta = torch.empty_like(x).uniform_(-eps, eps)
-    delta = ((x + delta).clamp(0, 1) - x).detach().requires_grad_(True)
-    loss = F.cross_entropy(model(x + delta), y)
-    (grad,) = torch.autograd.grad(loss, delta)
-    return _project(x, x + delta.detach() + step * grad.sign(), eps).detach()
+    train.fit, as in the reference code). That is PGD with one step from its random start."""
+    return pgd(model, x, y, eps=eps, step=step, steps=1, random_start=True)
 
 
 def trades_adversary(model, x, *, eps: float, step: float, steps: int) -> torch.Tensor:

@@ -238,11 +238,6 @@ def _diff_text(d: dict | None, unit: str = " pp") -> str:
             f" ({d['how']}, n={d['n']})")
 
 
-def _order_like(values, preferred) -> list:
-    values = list(pd.unique(pd.Series(list(values)).astype(str)))
-    return [v for v in preferred if v in values] + sorted(v for v in values if v not in preferred)
-
-
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(obj, dict):
         rows = []
@@ -888,8 +883,8 @@ class _Builder:
                                   "bands: 95 % CI over seeds.", figs.budget_comparison, s))
         rows = []
         top = max(s["rate"])
-        for trainer in _order_like(s["trainer"], ("standard", "pgd")):
-            for scheme in _order_like(s.loc[s["rate"] > 0, "scheme"], ("uniform", "biased", "concentrated")):
+        for trainer in figs._order(s["trainer"], figs.TRAINERS):
+            for scheme in figs._order(s.loc[s["rate"] > 0, "scheme"], figs.SCHEMES):
                 for metric, name in (("clean_acc", "clean"), ("robust_acc", "PGD")):
                     row = [trainer, scheme, name, _rate_str(top)]
                     for b in ("epochs", "steps"):
