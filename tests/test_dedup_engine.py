@@ -140,7 +140,7 @@ def test_save_load_roundtrip(result, tmp_path):
     result.save(out)
     assert sorted(p.name for p in out.iterdir()) == sorted([
         "pairs.parquet", "groups.parquet", "kept_train_ids.npy", "leakage.parquet", "conflicts.parquet",
-        "per_class.csv", "summary.json", "review.html", "review_sample.csv"])
+        "per_class.csv", "summary.json", "review.html", "review_sample.csv", ".dupstudy-output"])
     back = engine.load(out)
     np.testing.assert_array_equal(back.kept_train_ids, result.kept_train_ids)
     assert back.pairs.astype(str).equals(result.pairs.astype(str))

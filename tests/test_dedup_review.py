@@ -160,4 +160,4 @@ def test_cli_review_files_decisions_and_precision(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 0 and "precision 0.969" in proc.stdout and "from 98 labelled pairs" in proc.stdout
     bad = subprocess.run(run + ["--decisions", str(tmp_path / "missing.csv")], capture_output=True, text=True)
-    assert bad.returncode == 2 and "missing.csv not found" in bad.stderr
+    assert bad.returncode == 2 and "missing.csv: no such file" in bad.stderr

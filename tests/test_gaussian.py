@@ -143,7 +143,8 @@ def test_decision_grids(small_result):
 def test_save_and_load(small_result, tmp_path):
     out = tmp_path / "gaussian"
     g.save_study(small_result, out)
-    assert {p.name for p in out.iterdir()} == {"per_seed.csv", "summary.csv", "summary.json", "grids.npz"}
+    assert {p.name for p in out.iterdir()} == {"per_seed.csv", "summary.csv", "summary.json", "grids.npz",
+                                                ".dupstudy-output"}
     meta = json.loads((out / "summary.json").read_text())
     assert meta["bayes_acc"] == pytest.approx(g.bayes_accuracy())
     loaded = g.load_study(out)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
+
+from . import outdir
+from .errors import BadInput, run_guarded
 
 DESCRIPTION = """\
 Find duplicate images in a dataset and measure what duplicated training data does to
@@ -53,47 +57,44 @@ def cmd_dag(args) -> int:
 
 def cmd_dedup(args) -> int:
     from .datasets import load_source
-    from .io import write_table
     from .dedup import find_duplicates
-    from .params import ParamsError, load
+    from .io import atomic_dirs, write_table
+    from .params import load
 
-    source = Path(args.path)
-    if not source.exists():
-        print(f"error: {source}: no such folder or archive", file=sys.stderr)
-        return 2
-    try:
-        settings = load(args.params)["dedup"] if args.params else {}
-    except ParamsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    source = _dedup_source(Path(args.path))
+    outputs = {"--out": Path(args.out), **({"--export": Path(args.export)} if args.export else {})}
+    _check_outputs(outputs, source)
+    settings = load(args.params)["dedup"] if args.params else {}
     for key in ("hash", "hash_size", "threshold", "dihedral", "semantic", "cosine_threshold", "decisions"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if settings.get("semantic"):
-        from .dedup.embed import MissingWeights, weights_path
+        from .dedup.embed import weights_path
 
-        try:
-            weights_path()
-        except MissingWeights as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-    data = load_source({"name": "folder", "folder": str(source)})
-    from .dedup.review import DecisionsError, format_precision, precision
+        weights_path()
+    from .dedup.review import format_precision, precision, read_user_csv
 
-    try:
+    for csv in (settings.get("decisions"), args.precision_from):
+        if csv:
+            read_user_csv(csv)  # an unreadable file stops the run before the images are decoded
+
+    with contextlib.ExitStack() as stack:
+        for path in outputs.values():
+            stack.enter_context(outdir.locked(path))
+        data = load_source({"name": "folder", "folder": str(source)})
         result = find_duplicates(data, {**DEDUP_DEFAULTS, **settings}, progress=True)
-    except DecisionsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if args.precision_from:
-        result.summary["precision"] = precision(args.precision_from)
-    result.save(args.out)
-    write_table(Path(args.out) / "rejected.csv", data.rejected)
+        if args.precision_from:
+            result.summary["precision"] = precision(args.precision_from)
+        # Results and export are committed together or not at all.
+        with atomic_dirs(*outputs.values()) as tmps:
+            result.write_into(tmps[0])
+            write_table(tmps[0] / "rejected.csv", data.rejected)
+            if args.export:
+                from .dedup.export import export_into
+
+                done = export_into(data, result.kept_train_ids, tmps[1], mode=args.export_mode)
     s = result.summary
     if args.export:
-        from .dedup.export import export_folder
-
-        done = export_folder(data, result.kept_train_ids, args.export, mode=args.export_mode)
         print(f"exported {done['train']} train and {done['test']} test images to {args.export} ({args.export_mode})"
               + "".join(f"\n  not exported: {rel}: {why}" for rel, why in done["failed"]))
     print(f"{s['n_train_before']} train images -> {s['n_train_after']} kept; {s['n_leaked_test']} test images "
@@ -106,6 +107,42 @@ def cmd_dedup(args) -> int:
     if args.precision_from:
         print(format_precision(s["precision"]))
     return 0
+
+
+def _dedup_source(source: Path) -> Path:
+    """The input of `dedup`: an existing folder or a regular file (an archive); else BadInput."""
+    import stat
+
+    try:
+        mode = source.stat().st_mode
+    except FileNotFoundError:
+        raise BadInput(f"{source}: no such folder or archive") from None
+    except OSError as err:
+        raise BadInput(f"{source}: cannot be read ({err.strerror})") from None
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        raise BadInput(f"{source}: not a folder or an archive file (a device, FIFO or socket); "
+                       f"give a folder <split>/<class>/<file> or a .tar.gz of one")
+    if stat.S_ISREG(mode) and not _opens_as_tar(source):
+        raise BadInput(f"{source}: a file that is not a tar archive (.tar, .tar.gz, .tar.bz2, .tar.xz); "
+                       f"give a folder <split>/<class>/<file> or a tar archive of one")
+    return source
+
+
+def _opens_as_tar(path: Path) -> bool:
+    import tarfile
+
+    try:
+        return tarfile.is_tarfile(path)
+    except (OSError, EOFError):
+        return False
+
+
+def _check_outputs(outputs: dict[str, Path], source: Path) -> None:
+    """Every output is refused before any work if it could touch the input or a user's files."""
+    for flag, path in outputs.items():
+        outdir.check_apart(path, {"input": source, **{f: p for f, p in outputs.items() if f != flag}},
+                           what=flag)
+        outdir.check_replaceable(path, what=flag)
 
 
 def cmd_precision(args) -> int:
@@ -207,7 +244,7 @@ def main(argv=None) -> None:
     if not getattr(args, "func", None):
         parser.print_help()
         sys.exit(0)
-    sys.exit(args.func(args))
+    sys.exit(run_guarded(lambda: args.func(args)))
 
 
 if __name__ == "__main__":

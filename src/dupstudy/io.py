@@ -68,22 +68,71 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
     """Yield a temporary path; on success rename it to `path`, on error remove it.
 
     Temporary paths are hidden siblings (`.<name>.tmp-*`) that no stage reads; the next write of
-    the same output removes any left by a killed run."""
+    the same output removes any left by a killed run. A folder (is_dir) gets the tool's marker
+    and replaces only a folder the tool made, or an empty one (outdir.check_replaceable): any
+    other existing path is refused before anything is written."""
+    if is_dir:
+        with atomic_dirs(path) as (tmp,):
+            yield tmp
+        return
     path = Path(path)
-    tmp = _tmp_sibling(path, is_dir)
+    tmp = _tmp_sibling(path, is_dir=False)
     try:
         yield tmp
-        if is_dir and path.exists():
-            # Move the old folder aside in one rename, so a kill never leaves it half deleted.
-            old = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path) + "old-", dir=path.parent))
-            os.replace(path, old)
-            os.replace(tmp, path)
-            _remove(old)
-        else:
-            os.replace(tmp, path)
+        os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_dirs(*paths: str | os.PathLike) -> Iterator[tuple[Path, ...]]:
+    """Write several output folders that are committed together or not at all.
+
+    Each folder is checked first (outdir.check_replaceable), then written in a temporary sibling.
+    At the end the old folders are moved aside, the new ones renamed in, and the old ones removed;
+    if a rename fails, the ones already made are undone and the old folders put back."""
+    from . import outdir
+
+    paths = tuple(Path(p) for p in paths)
+    for p in paths:
+        outdir.check_replaceable(p)
+    tmps: list[Path] = []
+    try:
+        for p in paths:
+            tmps.append(_tmp_sibling(p, is_dir=True))
+        yield tuple(tmps)
+        for p, tmp in zip(paths, tmps):
+            outdir.mark(tmp)
+            outdir.check_replaceable(p)  # again: the folder may have changed while we worked
+        _swap_in(paths, tmps)
+    except BaseException:
+        for tmp in tmps:
+            _remove(tmp)
+        raise
+
+
+def _swap_in(paths: tuple[Path, ...], tmps: list[Path]) -> None:
+    moved: list[tuple[Path, Path]] = []     # (path, where its old folder waits)
+    placed: list[Path] = []
+    try:
+        for p in paths:
+            if p.exists():
+                # One rename moves the old folder aside, so a kill never leaves it half deleted.
+                old = Path(tempfile.mkdtemp(prefix=_tmp_prefix(p) + "old-", dir=p.parent))
+                os.replace(p, old)
+                moved.append((p, old))
+        for p, tmp in zip(paths, tmps):
+            os.replace(tmp, p)
+            placed.append(p)
+    except BaseException:
+        for p, tmp in zip(placed, tmps):
+            os.replace(p, tmp)
+        for p, old in moved:
+            os.replace(old, p)
+        raise
+    for _, old in moved:
+        _remove(old)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -8,7 +8,8 @@ import time
 from typing import Callable
 
 from . import runlock, timings
-from .params import ParamsError, load
+from .errors import run_guarded
+from .params import load
 
 
 def parser(doc: str | None) -> argparse.ArgumentParser:
@@ -38,19 +39,19 @@ def declared(params: dict, stage: str) -> dict:
 def run(main: Callable[[argparse.Namespace, dict], str | None], p: argparse.ArgumentParser, stage: str,
         argv=None) -> None:
     """Parse, validate params, run with the stage's declared params; print a one-line summary.
-    Bad params exit with code 2; another run holding the project lock (runlock.py), code 3."""
+    Every failure is one line (errors.run_guarded): bad params or input exit with code 2, another
+    run holding the project lock (runlock.py) with code 3."""
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    try:
+
+    def body() -> None:
         params = declared(load(args.params), stage)
         with runlock.for_stage(command=f"{stage} stage"):
             summary = main(args, params)
-    except ParamsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except runlock.RunLocked as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(runlock.EXIT_LOCKED)
-    seconds = time.perf_counter() - t0
-    timings.record(stage, {k: getattr(args, k, None) for k in timings.CELL_KEYS}, seconds)
-    print(f"[{stage}] {summary or 'done'} ({seconds:.1f} s)", flush=True)
+        seconds = time.perf_counter() - t0
+        timings.record(stage, {k: getattr(args, k, None) for k in timings.CELL_KEYS}, seconds)
+        print(f"[{stage}] {summary or 'done'} ({seconds:.1f} s)", flush=True)
+
+    code = run_guarded(body, prog=f"{stage} stage")
+    if code:
+        sys.exit(code)

@@ -1,10 +1,12 @@
 """Ingest the dataset named in params.yaml (dataset:) into the prepared format."""
 
-from dupstudy import stage
+from dupstudy import outdir, stage
 from dupstudy.datasets import load_source
 
 
 def main(args, params):
+    if params["dataset"].get("folder"):
+        outdir.check_apart(args.out, {"dataset folder": params["dataset"]["folder"]})
     prepared = load_source(params["dataset"])
     prepared.save(args.out)
     counts = prepared.manifest["split"].value_counts().to_dict()

@@ -6,6 +6,8 @@ Sources are imported only when asked for, so importing this package stays cheap
 
 from __future__ import annotations
 
+from ..errors import BadInput
+
 NAMES = ("digits", "cifar10", "cifar100", "folder")
 
 
@@ -23,8 +25,8 @@ def load_source(settings: dict):
                           url=settings.get("url"), md5=settings.get("md5"))
     if name == "folder":
         if not settings.get("folder"):
-            raise ValueError("dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")
+            raise BadInput("dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")
         from .folder import load_folder
 
         return load_folder(settings["folder"])
-    raise ValueError(f"unknown dataset name {name!r}; allowed: {', '.join(NAMES)}")
+    raise BadInput(f"unknown dataset name {name!r}; allowed: {', '.join(NAMES)}")

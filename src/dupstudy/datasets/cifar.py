@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ..errors import BadInput
 from .download import download, iter_tar_files
 from .prepared import Prepared, from_arrays
 
@@ -46,7 +47,7 @@ SPECS = {
 }
 
 
-class ArchiveError(ValueError):
+class ArchiveError(BadInput, ValueError):
     """The archive does not have the expected members or record layout."""
 
 

@@ -16,22 +16,24 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
+from ..errors import BadInput
+
 CHUNK = 1 << 20
 
 
-class DownloadError(RuntimeError):
+class DownloadError(BadInput, RuntimeError):
     """The transfer failed; the `.part` file is kept so that the next call resumes it."""
 
 
-class ChecksumError(ValueError):
+class ChecksumError(BadInput, ValueError):
     """The downloaded bytes do not match the expected md5; the bad file has been deleted."""
 
 
-class UnsafeArchiveError(ValueError):
+class UnsafeArchiveError(BadInput, ValueError):
     """An archive member that must not be read (path escape, link, device...)."""
 
 
-class CorruptArchiveError(ValueError):
+class CorruptArchiveError(BadInput, ValueError):
     """The archive cannot be read to its end: truncated, corrupt, or not a tar archive."""
 
 

@@ -19,11 +19,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import BadInput
+from ..outdir import MARKER
 from .download import iter_tar_files
 from .prepared import MANIFEST_COLUMNS, Prepared, pixel_md5
 
 SPLITS = ("train", "test")
 MAX_PIXELS = 50_000_000  # larger images are refused as possible decompression bombs
+
+
+class NoImages(BadInput, ValueError):
+    """The folder or archive holds no image the tool can use."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,7 @@ def load_folder(folder: str | os.PathLike, workers: int = 2, progress: bool = Tr
     elif path.is_file():
         files = _list_tar(path, rejected)
     else:
-        raise FileNotFoundError(f"dataset folder {path} does not exist (a directory or a .tar.gz is expected)")
+        raise NoImages(f"dataset folder {path} does not exist (a directory or a .tar.gz is expected)")
     top = _lone_top(list(files))
     rejected = [(name.removeprefix(top), why) for name, why in rejected]  # names relative to the data root
     entries = _layout({name.removeprefix(top): item for name, item in files.items()}, rejected)
@@ -53,7 +59,7 @@ def load_folder(folder: str | os.PathLike, workers: int = 2, progress: bool = Tr
     good = [(e, r) for e, r in zip(entries, results) if "error" not in r]
     rejected += [(e.rel, r["error"]) for e, r in zip(entries, results) if "error" in r]
     if not good:
-        raise ValueError(f"{path}: no usable images under <split>/<class>/<file> "
+        raise NoImages(f"{path}: no usable images under <split>/<class>/<file> "
                          f"({len(rejected)} rejected, e.g. {rejected[:3]})")
     # Most common size wins; ties go to the larger image, then to the smaller (w, h).
     sizes = Counter((r["width"], r["height"]) for _, r in good)
@@ -142,6 +148,8 @@ def _layout(files: dict[str, str | bytes], rejected: list) -> list[Entry]:
     entries, other_splits = [], Counter()
     for rel, item in files.items():
         parts = rel.split("/")
+        if rel == MARKER:  # a folder this tool exported: its marker is not data
+            continue
         if any(p.startswith(".") for p in parts):
             rejected.append((rel, "hidden file or folder"))
         elif len(parts) != 3:

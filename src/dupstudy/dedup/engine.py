@@ -58,15 +58,19 @@ class DedupResult:
 
     def save(self, out_dir: str | Path, review_files: bool = True) -> None:
         with atomic_path(out_dir, is_dir=True) as tmp:
-            if review_files and self.prepared is not None:
-                review.write_review(tmp, self.pairs, self.prepared, REVIEW_PER_BAND, REVIEW_SAMPLE, REVIEW_SEED)
-            write_table(tmp / "pairs.parquet", self.pairs)
-            write_table(tmp / "groups.parquet", self.groups)
-            write_npy(tmp / "kept_train_ids.npy", np.asarray(self.kept_train_ids, np.int64))
-            write_table(tmp / "leakage.parquet", self.leakage)
-            write_table(tmp / "conflicts.parquet", self.conflicts)
-            write_table(tmp / "per_class.csv", self.per_class)
-            write_json(tmp / "summary.json", self.summary)
+            self.write_into(tmp, review_files)
+
+    def write_into(self, folder: Path, review_files: bool = True) -> None:
+        """Write every table into `folder`, a new folder that someone else commits (save, atomic_dirs)."""
+        if review_files and self.prepared is not None:
+            review.write_review(folder, self.pairs, self.prepared, REVIEW_PER_BAND, REVIEW_SAMPLE, REVIEW_SEED)
+        write_table(folder / "pairs.parquet", self.pairs)
+        write_table(folder / "groups.parquet", self.groups)
+        write_npy(folder / "kept_train_ids.npy", np.asarray(self.kept_train_ids, np.int64))
+        write_table(folder / "leakage.parquet", self.leakage)
+        write_table(folder / "conflicts.parquet", self.conflicts)
+        write_table(folder / "per_class.csv", self.per_class)
+        write_json(folder / "summary.json", self.summary)
 
 
 def load(out_dir: str | Path) -> DedupResult:

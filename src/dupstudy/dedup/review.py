@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ..errors import BadInput
+
 DECISIONS = ("duplicate", "keep_both")
 HAMMING_BANDS = ((0, 0), (1, 2), (3, 4), (5, 8), (9, 10**9))
 COSINE_BANDS = (0.99, 0.97, 0.95, 0.93, 0.9, -1.0)  # lower edges, best first
@@ -36,8 +38,23 @@ NEGATIVE = {"0", "no", "n", "false", "f", "keep_both", "not", "different"}
 SAMPLE_COLUMNS = ["a", "b", "kind", "scope", "distance", "source_a", "source_b", "label"]
 
 
-class DecisionsError(ValueError):
-    pass
+class DecisionsError(BadInput, ValueError):
+    """A decisions or labelled-sample CSV that cannot be used; the message names the file and line."""
+
+
+def read_user_csv(path: str | Path) -> pd.DataFrame:
+    """A CSV a person edited, all values as text; unreadable, empty or non-UTF-8 files are DecisionsError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DecisionsError(f"{path}: no such file")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise DecisionsError(f"{path}: the file is empty; it needs a header line and one row per pair") from None
+    except UnicodeDecodeError as err:
+        raise DecisionsError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8 CSV") from None
+    except (pd.errors.ParserError, OSError) as err:
+        raise DecisionsError(f"{path}: not a readable CSV ({' '.join(str(err).split())})") from None
 
 
 # ---------------------------------------------------------------- bands
@@ -157,9 +174,7 @@ def load_decisions(path: str | Path, manifest: pd.DataFrame) -> pd.DataFrame:
     decisions are errors naming the line. A repeated identical line is fine.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DecisionsError(f"decisions file {path} not found")
-    d = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    d = read_user_csv(path)
     missing = {"a", "b", "decision"} - set(d.columns)
     if missing:
         raise DecisionsError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected a,b,decision")
@@ -230,7 +245,7 @@ def _parse_label(v) -> bool | None:
         return True
     if s in NEGATIVE:
         return False
-    raise ValueError(f"label {v!r}: use yes/no, 1/0, duplicate/keep_both or true/false")
+    raise DecisionsError(f"label {v!r}: use yes/no, 1/0, duplicate/keep_both or true/false")
 
 
 def precision(labelled: str | Path | pd.DataFrame) -> dict:
@@ -238,9 +253,10 @@ def precision(labelled: str | Path | pd.DataFrame) -> dict:
 
     Rows with an empty label are skipped (and counted as unlabelled).
     """
-    d = labelled if isinstance(labelled, pd.DataFrame) else pd.read_csv(labelled, dtype=str, keep_default_na=False)
+    d = labelled if isinstance(labelled, pd.DataFrame) else read_user_csv(labelled)
     if "label" not in d:
-        raise ValueError("the labelled sample needs a 'label' column")
+        raise DecisionsError(f"{labelled if not isinstance(labelled, pd.DataFrame) else 'the labelled sample'}: "
+                             f"needs a 'label' column")
     lab = [_parse_label(v) for v in d["label"]]
     d = d.assign(_y=lab)
     done = d[d["_y"].notna()]
