@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from dupstudy import stats
 from dupstudy.dedup import engine, review
 from image_helpers import smooth
 from test_dedup_engine import SETTINGS, dataset, pair_kinds, result  # noqa: F401  (module fixtures)
@@ -103,15 +104,6 @@ def test_review_sample_is_seeded_with_empty_labels(result, dataset):  # noqa: F8
     assert len(review.review_sample(result.pairs, dataset.manifest, n=1000)) == len(result.pairs)
 
 
-def test_wilson_interval_known_values():
-    lo, hi = review.wilson_interval(50, 100)
-    assert lo == pytest.approx(0.4038, abs=1e-4) and hi == pytest.approx(0.5962, abs=1e-4)
-    lo, hi = review.wilson_interval(10, 10)
-    assert lo == pytest.approx(0.7225, abs=1e-4) and hi == pytest.approx(1.0)
-    assert review.wilson_interval(0, 10)[0] == 0.0
-    assert review.wilson_interval(0, 0) == (0.0, 1.0)
-
-
 def labelled_csv(tmp_path):
     labels = ["yes"] * 95 + ["no"] * 3 + ["", ""]
     kinds = ["near"] * 50 + ["exact_pixels"] * 50
@@ -124,7 +116,7 @@ def test_precision_from_labelled_sample(tmp_path):
     p = review.precision(labelled_csv(tmp_path))
     assert p["n"] == 98 and p["duplicates"] == 95 and p["unlabelled"] == 2
     assert p["precision"] == pytest.approx(95 / 98)
-    assert p["ci95"] == pytest.approx(list(review.wilson_interval(95, 98)))
+    assert p["ci95"] == pytest.approx(list(stats.wilson_interval(95, 98)))
     assert p["by_kind"]["near"]["n"] == 50 and p["by_kind"]["exact_pixels"]["n"] == 48
     with pytest.raises(ValueError, match="label 'perhaps'"):
         review.precision(pd.DataFrame({"label": ["perhaps"]}))

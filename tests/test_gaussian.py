@@ -110,14 +110,6 @@ def test_fast_decision_matches_sklearn():
     assert (np.where(g.decision_values(model, Xt) > 0, 1, -1) == model.predict(Xt)).all()
 
 
-def test_t_interval():
-    values = [1.0, 2.0, 3.0, 4.0]
-    mean, lo, hi = g.t_interval(values)
-    half = stats.t.ppf(0.975, 3) * np.std(values, ddof=1) / 2
-    assert (mean, lo, hi) == pytest.approx((2.5, 2.5 - half, 2.5 + half))
-    assert np.isnan(g.t_interval([1.0])[1])
-
-
 def test_summary_shape(small_result):
     summary = small_result["summary"]
     assert set(summary.columns) >= {"scheme", "rate", "metric", "mean", "ci_low", "ci_high", "n"}

@@ -1,3 +1,4 @@
+import html as html_lib
 import json
 import re
 from html.parser import HTMLParser
@@ -312,3 +313,111 @@ def test_other_trainers_and_autoattack_are_described(tmp_path, inputs):
     assert "trades — TRADES with β = 6.0" in text and "fgsm_rs — one FGSM step of 0.125" in text
     assert "AutoAttack (standard, L∞, same ε) through torchattacks is reported as well, on 500 fixed" in text
     assert "AutoAttack %" in text
+
+
+# ---------------------------------------------------------------- verdicts that hold up
+
+def _claim(raw: str, words: str) -> tuple[str, str]:
+    """(verdict, whole row text) of the claims-table row whose claim contains `words`."""
+    table = raw[raw.index("Paper claims tested by this run"):]
+    table = table[:table.index("</table>")]
+    for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S):
+        cells = [html_lib.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+        if cells and words in cells[0]:
+            return cells[1], " ".join(cells)
+    raise AssertionError(f"no claim row with {words!r}")
+
+
+def _grid(change, trainer="pgd", metric="robust_acc", spread=1.0, rates=(0.0, 0.6), seeds=range(3), **extra):
+    """A summary (percent) where `metric` of `trainer` moves by change(rate) pp, with per-seed noise."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for t in ("standard", "pgd"):
+        for rate in rates:
+            for seed in seeds:
+                noise = rng.normal(0, spread)
+                row = {"scheme": "uniform", "rate": rate, "trainer": t, "seed": seed, "clean_acc": 80.0,
+                       "robust_acc": 40.0, "clean_acc_no_leak": 80.0, "robust_acc_no_leak": 40.0,
+                       "n_train": 1000, "steps": 10, "epochs": 1, "train_seconds": 1.0}
+                if t == trainer:
+                    row[metric] += change(rate) + noise * (rate > 0)
+                    if f"{metric}_no_leak" in row:
+                        row[f"{metric}_no_leak"] += change(rate) + noise * (rate > 0)
+                row.update({k: v(rate, seed) if callable(v) else v for k, v in extra.items() if t == trainer})
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _report_on(tmp_path, inputs, summary, curves=None, params=PARAMS):
+    path = tmp_path / "summary.csv"
+    summary.to_csv(path, index=False)
+    cpath = None
+    if curves is not None:
+        cpath = tmp_path / "curves.csv"
+        curves.to_csv(cpath, index=False)
+    html, _ = _build(tmp_path, inputs, params=params, summary_csv=path, curves_csv=cpath, per_class_csv=None)
+    return html.read_text()
+
+
+def test_no_effect_is_not_claimed_from_an_undetected_gain(tmp_path, inputs):
+    # a true +2 pp robust gain with 1 pp seed spread over 3 seeds: the 95 % interval still reaches below 0,
+    # which the old rule read as "does not improve"; an equivalence test at +-1 pp cannot conclude that
+    raw = _report_on(tmp_path, inputs, _grid(lambda r: 2.0 * (r > 0)))
+    verdict, row = _claim(raw, "does not improve adversarial accuracy")
+    assert verdict == "inconclusive", row
+    assert "detect a change of" in row and "How verdicts are decided" in raw
+
+
+def test_no_effect_is_supported_by_equivalence(tmp_path, inputs):
+    raw = _report_on(tmp_path, inputs, _grid(lambda r: 0.0, spread=0.05))
+    verdict, row = _claim(raw, "does not improve adversarial accuracy")
+    assert verdict == "supported" and "equivalence test" in row
+
+
+def test_verdicts_use_accuracy_without_leaked_test_images(tmp_path, inputs):
+    # clean accuracy rises only on the leaked test images: on the rest it is flat
+    summary = _grid(lambda r: 5.0 * (r > 0), trainer="standard", metric="clean_acc", spread=0.2)
+    flat = 80.0 + np.random.default_rng(3).normal(0, 0.3, 6)
+    summary.loc[summary["trainer"] == "standard", "clean_acc_no_leak"] = flat
+    verdict, row = _claim(_report_on(tmp_path, inputs, summary), "raises clean accuracy")
+    assert verdict != "supported", row
+    assert "without leaked test images" in row and "all test images" in row
+
+
+def test_convergence_is_judged_at_equal_fractions_of_the_schedule(tmp_path, inputs):
+    # every run follows the same loss curve over its own schedule; larger variants have longer schedules,
+    # so at the baseline's last step they are not yet done. That is not slower convergence.
+    rows, rng = [], np.random.default_rng(5)
+    for trainer in ("standard", "pgd"):
+        for rate in (0.0, 0.6):
+            steps = int(100 * (1 + rate))
+            for seed in range(3):
+                end = 0.1 + rng.normal(0, 0.02)  # each run ends at its own noisy loss
+                rows += [{"scheme": "uniform", "rate": rate, "trainer": trainer, "seed": seed, "step": s,
+                          "epoch": s, "loss": 2.0 * (1 - s / steps) + end} for s in range(1, steps + 1)]
+    raw = _report_on(tmp_path, inputs, _grid(lambda r: 0.0), curves=pd.DataFrame(rows))
+    verdict, row = _claim(raw, "converges more slowly with duplicates (standard)")
+    assert verdict != "supported", row
+    assert "equal fractions of each run's schedule" in row
+
+
+def test_leakage_table_counts_each_model_once(tmp_path, inputs):
+    summary = _grid(lambda r: 0.0, rates=(0.0, 0.3))
+    zero = summary[summary["rate"] == 0].assign(scheme="biased")  # D-rate 0 listed under a second scheme
+    summary = pd.concat([summary, zero.assign(scheme="biased")], ignore_index=True)
+    summary["clean_acc_no_leak"] = summary["clean_acc"] - 0.5
+    raw = _report_on(tmp_path, inputs, summary)
+    table = raw[raw.index("Accuracy gained from leaked test images"):]
+    table = table[:table.index("</table>")]
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", table)]
+    pgd = cells[cells.index("pgd"):cells.index("pgd") + 4]
+    assert pgd[2:] == ["6", "3"]  # 3 seeds x 2 rates, not 9 models; one value per seed
+
+
+def test_no_accuracy_interval_leaves_0_100(tmp_path, inputs):
+    summary = _grid(lambda r: 0.0, trainer="standard", metric="clean_acc")
+    summary.loc[summary["trainer"] == "standard", "clean_acc"] = np.tile([99.9, 98.6, 99.3], 2)
+    raw = _report_on(tmp_path, inputs, summary)
+    numbers = [float(x) for x in re.findall(r"\[(-?\d+\.\d+), (-?\d+\.\d+)\]", raw) for x in x]
+    assert numbers and max(numbers) <= 100.0
+    assert "clipped to [0, 100] %" in raw

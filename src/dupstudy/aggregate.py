@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .io import read_json, read_npy
 from .params import rate_tag
+from .stats import mean_ci
 from .variants import describe
 
 KEYS = ["budget", "scheme", "rate", "trainer"]
@@ -47,18 +47,6 @@ def collect(grid: dict, metrics_dir: Path, curves_dir: Path, variants_dir: Path,
                       for pc in m["per_class"]]
         curves += [{**key, **point} for point in c["curve"]]
     return pd.DataFrame(rows), pd.DataFrame(per_class), pd.DataFrame(curves)
-
-
-def mean_ci(values: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of the 95 % t-interval (nan half-width for one seed)."""
-    values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    if len(values) == 1:
-        return float(values[0]), float("nan")
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return float(values.mean()), float(half)
 
 
 def metrics_tree(summary: pd.DataFrame) -> dict:

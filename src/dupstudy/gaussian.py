@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from .io import atomic_path, read_json
+from .stats import t_interval
 
 MEAN_NEG = np.array([0.0, 0.0])
 MEAN_POS = np.array([1.0, 1.0])
@@ -188,19 +189,6 @@ def run_seed(seed: int, settings: dict) -> list[dict]:
                 "d_ratio_pos": float(np.mean(y[idx] == 1)) if len(idx) else float("nan"),
             })
     return rows
-
-
-def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high) of a t-interval for the mean; low/high are NaN with fewer than 2 values."""
-    v = np.asarray(values, float)
-    v = v[~np.isnan(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan"), float("nan")
-    m = float(v.mean())
-    if len(v) < 2:
-        return m, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return m, m - half, m + half
 
 
 def summarize(per_seed: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import pandas as pd
 from PIL import Image
 
 from ..errors import BadInput
+from ..stats import wilson_interval
 
 DECISIONS = ("duplicate", "keep_both")
 HAMMING_BANDS = ((0, 0), (1, 2), (3, 4), (5, 8), (9, 10**9))
@@ -224,17 +225,6 @@ def review_sample(pairs: pd.DataFrame, manifest: pd.DataFrame, n: int = 100, see
         "source_b": src.loc[s["b"]].to_numpy() if src is not None else "",
         "label": "",
     }, columns=SAMPLE_COLUMNS)
-
-
-def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion k/n (95 % by default)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _parse_label(v) -> bool | None:
