@@ -142,6 +142,12 @@ def test_a_merge_key_alias_is_refused_too(project_root, tmp_path, capsys):
     assert "alias *base is not allowed" in line
 
 
+@pytest.mark.parametrize("deep", ["[" * 5000 + "]" * 5000, "{b: " * 5000 + "1" + "}" * 5000], ids=["lists", "maps"])
+def test_deep_nesting_is_refused_not_a_recursion_error(tmp_path, capsys, deep):
+    line = validate_file(tmp_path, f"report: {deep}\n", capsys)
+    assert "line 1" in line and "levels deep, too deep for params" in line
+
+
 def test_a_file_over_the_size_cap_is_refused_before_parsing(project_root, tmp_path, capsys):
     text = (project_root / "params.yaml").read_text()
     padding = "#" * (MAX_BYTES - len(text.encode()) + 1)
@@ -184,7 +190,9 @@ def test_every_object_in_the_schema_refuses_unknown_keys():
     assert all(o.get("additionalProperties") is False for o in found)
 
 
-@pytest.mark.parametrize("path", [("__use_yte__",), ("pathvars",), ("train", "__definitions__"), ("report", "?if True")])
+@pytest.mark.parametrize("path", [
+    ("__use_yte__",), ("pathvars",), ("train", "__definitions__"), ("report", "?if True"),
+])
 def test_keys_snakemake_or_yte_would_evaluate_are_refused(params, path):
     with pytest.raises(ParamsError, match=r"unknown key\(s\)"):
         validate(with_value(params, path, True))
@@ -209,10 +217,11 @@ def snakemake_refusal(root: Path, *args) -> str:
 def test_a_yte_template_in_params_runs_no_code_and_stops_snakemake(tmp_path, project_root):
     root = workflow_copy(tmp_path, project_root)
     text = (project_root / "params.yaml").read_text()
+    expression = "?open('ran_expression', 'w').write('x')"
     template = ("__use_yte__: true\n"
                 "__definitions__:\n"
                 "  - open('ran_definitions', 'w').write('code ran')\n"
-                + text.replace("  title: Duplicates and robustness", "  title: ?open('ran_expression', 'w').write('x')"))
+                + text.replace("  title: Duplicates and robustness", f"  title: {expression}"))
     (root / "params.yaml").write_text(template)
     line = snakemake_refusal(root)
     assert line.startswith("error: params.yaml: (top level): unknown key(s) __definitions__, __use_yte__")

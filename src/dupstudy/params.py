@@ -33,7 +33,7 @@ def load(path: str | Path = "params.yaml") -> dict:
 
 
 def read_yaml(path: Path) -> Any:
-    """The one reader of user YAML: size-capped, safe tags only, no aliases (see _NoAliasLoader)."""
+    """The one reader of user YAML: size-capped, safe tags only, no aliases, bounded nesting."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_BYTES + 1)
@@ -43,7 +43,7 @@ def read_yaml(path: Path) -> Any:
         raise ParamsError(f"{path}: larger than {MAX_BYTES // 1024} KiB, too large for a params file; "
                           f"check that it is the right file")
     try:
-        return yaml.load(data.decode("utf-8"), Loader=_NoAliasLoader)
+        return yaml.load(data.decode("utf-8"), Loader=_ParamsLoader)
     except UnicodeDecodeError as err:
         raise ParamsError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
     except yaml.MarkedYAMLError as err:
@@ -54,18 +54,33 @@ def read_yaml(path: Path) -> Any:
         raise ParamsError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses aliases (*name), so an alias bomb stops at its first alias.
+class _ParamsLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases (*name), so an alias bomb stops at its first alias, and
+    nesting deeper than MAX_DEPTH, which would otherwise end in a RecursionError.
 
     Params need no aliases; refusing them is simpler and safer than counting expansions."""
 
+    MAX_DEPTH = 32  # params.yaml nests four levels
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.depth = 0
+
     def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, f"alias *{event.anchor} is not allowed in params: write the value out in full",
-                event.start_mark)
-        return super().compose_node(parent, index)
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._refuse(f"alias *{event.anchor} is not allowed in params: write the value out in full", event)
+        if self.depth == self.MAX_DEPTH:
+            self._refuse(f"nested more than {self.MAX_DEPTH} levels deep, too deep for params", event)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    @staticmethod
+    def _refuse(problem: str, event) -> None:
+        raise yaml.composer.ComposerError(None, None, problem, event.start_mark)
 
 
 def validate(params: Any, source: str = "params") -> None:
