@@ -40,7 +40,7 @@ def read_yaml(path: Path) -> Any:
     except OSError as err:
         raise ParamsError(f"{path}: cannot read it ({err.strerror}); check the path and its permissions") from None
     if len(data) > MAX_BYTES:
-        raise ParamsError(f"{path}: larger than {MAX_BYTES // 1024} KiB, too large for a params file; "
+        raise ParamsError(f"{path}: larger than {MAX_BYTES >> 20} MiB, too large for a params file; "
                           f"check that it is the right file")
     try:
         return yaml.load(data.decode("utf-8"), Loader=_ParamsLoader)
