@@ -59,7 +59,7 @@ def cmd_dedup(args) -> int:
     from .datasets import load_source
     from .dedup import find_duplicates
     from .io import atomic_dirs, write_table
-    from .params import load
+    from .params import check_section, load
 
     source = _dedup_source(Path(args.path))
     outputs = {"--out": Path(args.out), **({"--export": Path(args.export)} if args.export else {})}
@@ -68,6 +68,8 @@ def cmd_dedup(args) -> int:
     for key in ("hash", "hash_size", "threshold", "dihedral", "semantic", "cosine_threshold", "decisions"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
+    # flags obey the schema's dedup bounds, as params.yaml does
+    check_section("dedup", {**DEDUP_DEFAULTS, **settings}, name=lambda key: "--" + key.replace("_", "-"))
     if settings.get("semantic"):
         from .dedup.embed import weights_path
 
@@ -166,6 +168,8 @@ DEDUP_DEFAULTS = {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .params import schema
+
     p = argparse.ArgumentParser(prog="dupstudy", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -196,8 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("--export-mode", choices=["link", "symlink", "copy"], default="link",
                     help="hard links (default; copies across file systems), symbolic links, or copies")
     dd.add_argument("--params", help="take the dedup: settings from this params file")
-    dd.add_argument("--hash", choices=["phash", "dhash", "ahash", "whash"], help="perceptual hash (default phash)")
-    dd.add_argument("--hash-size", type=int, choices=[8, 16], help="bits per side (default 8: 64-bit hashes)")
+    # Allowed values and bounds live in the schema; cmd_dedup checks the flags against it.
+    dedup = schema()["properties"]["dedup"]["properties"]
+    dd.add_argument("--hash", help=f"perceptual hash: {', '.join(dedup['hash']['enum'])} (default phash)")
+    dd.add_argument("--hash-size", type=int, help=f"bits per side: {' or '.join(map(str, dedup['hash_size']['enum']))} "
+                                                  "(default 8: 64-bit hashes)")
     dd.add_argument("--threshold", type=int, help="max Hamming distance in bits for a near duplicate (default 4)")
     dd.add_argument("--no-dihedral", dest="dihedral", action="store_false", default=None,
                     help="do not match flipped and 90-degree rotated copies")

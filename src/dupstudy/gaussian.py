@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -359,9 +360,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results/gaussian")
     parser.add_argument("--jobs", type=int, default=1, help="parallel processes over seeds (2 on 2 cores)")
     args = parser.parse_args(argv)
-    from .params import load
+    from .params import ParamsError, load
 
-    result = run_study(load(args.params)["gaussian"], n_jobs=args.jobs)
+    try:
+        settings = load(args.params)["gaussian"]
+    except ParamsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    result = run_study(settings, n_jobs=args.jobs)
     save_study(result, args.out)
     print(f"gaussian study: {len(result['per_seed'])} cells in {result['seconds']:.1f} s -> {args.out}")
     return 0

@@ -21,9 +21,19 @@ os.environ["PATH"] = (
     f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 )
 
+# params.yaml is read by the project's loader, not Snakemake's `configfile:`: that renders a
+# config holding `__use_yte__: true` as a YTE template and runs its Python (SECURITY.md). Every
+# stage reads params.yaml itself, so a --config/--configfile override would reach the DAG only.
+if config:
+    print(
+        "error: --config/--configfile: not supported (every stage reads params.yaml); "
+        "edit params.yaml instead",
+        file=sys.stderr,
+    )
+    sys.exit(2)
 # Stop before any work on a bad params.yaml, naming the key and what is allowed.
 try:
-    study_params.validate(config, source="params.yaml")
+    config.update(study_params.load("params.yaml"))
 except study_params.ParamsError as err:
     print(f"error: {err}", file=sys.stderr)
     sys.exit(2)
