@@ -311,7 +311,9 @@ def test_other_trainers_and_autoattack_are_described(tmp_path, inputs):
     html, _ = _build(tmp_path, inputs, params=params, summary_csv=tmp_path / "summary.csv")
     text = " ".join(_parse(html).text)
     assert "trades — TRADES with β = 6.0" in text and "fgsm_rs — one FGSM step of 0.125" in text
-    assert "AutoAttack (standard, L∞, same ε) through torchattacks is reported as well, on 500 fixed" in text
+    assert "AutoAttack's standard version at the same ε is reported as well" in text
+    assert "(100 iterations each" in text and "(5,000 queries)" in text and "on 500 fixed test images" in text
+    assert "every iterate of every restart" in text  # PGD is scored at its worst iterate
     assert "AutoAttack %" in text
 
 

@@ -44,7 +44,8 @@ def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: lis
         "per_class": per_class,
         "confusion": confusion.tolist(),
         "attack": {"name": "pgd_linf", "eps": attack["eps"], "step": attack["eval_step"],
-                   "steps": attack["eval_steps"], "restarts": attack.get("eval_restarts", 1)},
+                   "steps": attack["eval_steps"], "restarts": attack.get("eval_restarts", 1),
+                   "scored": "worst case over iterates and restarts"},
     }
     if attack.get("autoattack"):
         out.update(_autoattack(model, x, y, clean, robust, leaked, eps=attack["eps"], n=attack.get("autoattack_n"),
@@ -67,7 +68,7 @@ def _autoattack(model, x, y, clean, robust, leaked, *, eps, n, n_classes, seed) 
         "autoattack_acc": _mean(aa),
         "autoattack_acc_no_leak": _mean(aa[~sub_leaked]),
         "autoattack_n_test": int(len(pick)),
-        "autoattack": {"name": "autoattack_linf", "version": "standard", "eps": eps, "n": int(len(pick)),
+        "autoattack": {"name": "autoattack_linf", **attacks.AUTOATTACK_STANDARD, "eps": eps, "n": int(len(pick)),
                        "seed": seed, "robust_acc_same_images": _mean(robust[pick])},
     }
 

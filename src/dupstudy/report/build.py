@@ -522,14 +522,22 @@ class _Builder:
                           f"KL term at ε = {eps}, {attack.get('train_steps', '–')} steps",
             }
             used = [robust[t] for t in trainers if t in robust]
-            aa = (" AutoAttack (standard, L∞, same ε) through torchattacks is reported as well"
-                  + (f", on {attack['autoattack_n']} fixed test images" if attack.get("autoattack_n") else "") + "."
-                  if attack.get("autoattack") else "")
+            aa = ""
+            if attack.get("autoattack"):
+                from ..attacks import AUTOATTACK_STANDARD as cfg  # torch: only where AutoAttack ran
+
+                aa = (f" AutoAttack's standard version at the same ε is reported as well: APGD-CE and APGD-T "
+                      f"({cfg['apgd_ce']['steps']} iterations each, APGD-T on every wrong class as target), FAB-T "
+                      f"({cfg['fab_t']['steps']} iterations) and Square "
+                      f"({cfg['square']['queries']:,} queries), one restart each, through torchattacks"
+                      + (f", on {attack['autoattack_n']} fixed test images" if attack.get("autoattack_n") else "")
+                      + ".")
             blocks.append(_p(
                 ("Robust trainer(s): " + "; ".join(used) + ". " if used else "")
                 + f"Robust accuracy is measured with PGD-{attack.get('eval_steps', '–')} (step "
                 f"{attack.get('eval_step', '–')}, {attack.get('eval_restarts', '–')} restart(s)) at ε = {eps}, model "
-                "in eval mode." + aa))
+                "in eval mode; an image counts as robust only if every iterate of every restart leaves it "
+                "correctly classified (the worst case, not the last iterate)." + aa))
         else:
             blocks.append(_p("The robust trainer is PGD adversarial training; robust accuracy is PGD accuracy at the "
                              "training ε with a stronger attack than in training (see params.yaml, section attack)."))
