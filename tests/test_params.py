@@ -80,3 +80,13 @@ def test_cli_validate_exit_codes(params, tmp_path, project_root):
     with pytest.raises(SystemExit) as bad:
         main(["validate", "--params", str(tmp_path / "p.yaml")])
     assert bad.value.code == 2
+
+
+def test_fgsm_step_beyond_wong_et_al_is_refused_unless_forced(params):
+    params["attack"].update(eps=8 / 255, fgsm_step=4 * 8 / 255)  # FGSM at the corner of the ball
+    with pytest.raises(ParamsError, match=r"attack\.fgsm_step: .* more than 1\.25 x attack\.eps"):
+        validate(params)
+    params["attack"]["allow_large_fgsm_step"] = True
+    validate(params)
+    params["attack"].update(fgsm_step=1.25 * 8 / 255, allow_large_fgsm_step=False)
+    validate(params)  # exactly Wong et al.'s step

@@ -157,12 +157,21 @@ def _allowed(error) -> str:
     return "expected " + ", ".join(parts) if parts else error.message
 
 
+FGSM_STEP_LIMIT = 1.25  # Wong et al.'s FGSM-RS step, as a multiple of eps
+
+
 def _check_semantics(p: dict, source: str) -> None:
     """Rules a JSON schema cannot say."""
     if p["dataset"]["name"] == "folder" and not p["dataset"].get("folder"):
         raise ParamsError(f"{source}: dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")
     if p["variants"]["protocol"] == "fixed" and max(p["grid"]["rates"]) >= 1:
         raise ParamsError(f"{source}: grid.rates: the fixed protocol needs every rate < 1 (r*N of N slots are copies)")
+    attack = p["attack"]
+    if attack["fgsm_step"] > FGSM_STEP_LIMIT * attack["eps"] * (1 + 1e-9) and not attack.get("allow_large_fgsm_step"):
+        raise ParamsError(f"{source}: attack.fgsm_step: {attack['fgsm_step']:g} is more than {FGSM_STEP_LIMIT:g} x "
+                          f"attack.eps ({FGSM_STEP_LIMIT * attack['eps']:g}); Wong et al. use 1.25 eps, and larger steps "
+                          f"make FGSM-RS plain FGSM at the corner of the ball. Lower it, or set "
+                          f"attack.allow_large_fgsm_step: true to run it anyway")
 
 
 def rate_tag(rate: float) -> str:
