@@ -62,7 +62,9 @@ def test_d_ratio_biased_and_uniform():
     rng = np.random.default_rng(1)
     biased = g.copy_indices(y, 20_000, "biased", 0.7, rng)
     uniform = g.copy_indices(y, 20_000, "uniform", 0.7, rng)
-    assert np.mean(y[biased] == 1) == pytest.approx(0.7, abs=0.015)
+    assert np.sum(y[biased] == 1) == 14_000  # exactly the share, as in the image variants
+    for count in (1, 7, 33, 160):
+        assert np.sum(y[g.copy_indices(y, count, "biased", 0.7, rng)] == 1) == round(0.7 * count)
     assert np.mean(y[uniform] == 1) == pytest.approx(0.5, abs=0.015)
     # uniform within the class: every class member gets copies
     assert set(biased[y[biased] == 1]) == set(range(100, 200))
@@ -72,8 +74,7 @@ def test_d_ratio_in_study_averages():
     settings = {**SMALL, "seeds": 8, "rates": [0.9], "test_samples": 200}
     per_seed = g.run_study(settings, grids=False)["per_seed"]
     by_scheme = per_seed.groupby("scheme")["d_ratio_pos"].mean()
-    # 8 seeds x 108 copies: sd of the mean ~ 0.016
-    assert by_scheme["biased"] == pytest.approx(0.7, abs=0.06)
+    assert (per_seed.loc[per_seed["scheme"] == "biased", "d_ratio_pos"] == round(0.7 * 108) / 108).all()
     assert by_scheme["uniform"] == pytest.approx(0.5, abs=0.06)
 
 

@@ -87,13 +87,13 @@ def copy_indices(y: np.ndarray, count: int, scheme: str, favoured_share: float,
     if scheme == "uniform":
         return rng.integers(0, len(y), size=count).astype(np.int64)
     if scheme == "biased":
+        # Exactly round(share * count) copies from class +1, as the image variants do (variants.py), so the
+        # D-ratio is the stated share and not a binomial draw around it.
         pos = np.flatnonzero(y == 1)
         neg = np.flatnonzero(y == -1)
-        from_pos = rng.random(count) < favoured_share
-        idx = np.empty(count, dtype=np.int64)
-        idx[from_pos] = pos[rng.integers(0, len(pos), size=int(from_pos.sum()))]
-        idx[~from_pos] = neg[rng.integers(0, len(neg), size=int((~from_pos).sum()))]
-        return idx
+        n_pos = int(round(favoured_share * count))
+        return np.concatenate([pos[rng.integers(0, len(pos), size=n_pos)],
+                               neg[rng.integers(0, len(neg), size=count - n_pos)]]).astype(np.int64)
     raise ValueError(f"unknown duplication scheme {scheme!r}; allowed: {', '.join(SCHEMES)}")
 
 
