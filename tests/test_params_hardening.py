@@ -274,3 +274,19 @@ def test_gaussian_module_entry_point_refuses_bad_params_in_one_line(params, tmp_
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "gaussian.svm_c: value nan" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_dupstudy_dvc_checks_params_and_overrides_before_dvc_builds_commands(tmp_path, project_root):
+    # dvc.yaml puts grid values into shell commands; the wrapper refuses them before DVC starts
+    (tmp_path / "params.yaml").write_text((project_root / "params.yaml").read_text())
+    dupstudy = str(Path(sys.executable).with_name("dupstudy"))
+    for args in (["exp", "run", "-S", 'grid.schemes=["uniform; touch pwned #"]'],
+                 ["exp", "run", "--set-param=train.epochs=6.0"]):
+        proc = subprocess.run([dupstudy, "dvc", *args], cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.startswith("error: params.yaml with -S") and len(proc.stderr.splitlines()) == 1
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / ".dupstudy.lock").exists()
+    text = (tmp_path / "params.yaml").read_text().replace("schemes: [uniform, biased]", 'schemes: ["x; touch pwned"]')
+    (tmp_path / "params.yaml").write_text(text)
+    proc = subprocess.run([dupstudy, "dvc", "repro"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2 and "grid.schemes.0" in proc.stderr

@@ -240,9 +240,34 @@ def cmd_dvc(args) -> int:
     from . import runlock
 
     dvc_args = args.dvc_args[1:] if args.dvc_args[:1] == ["--"] else args.dvc_args
+    _validate_for_dvc(dvc_args)
     runlock.hold_for_run(command=" ".join(["dupstudy dvc", *dvc_args]))
     exe = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
     return subprocess.call([exe, *dvc_args])
+
+
+def _validate_for_dvc(dvc_args: list[str]) -> None:
+    """Check params.yaml, with any `-S key=value` of `dvc exp run` applied, before DVC reads it: DVC puts
+    grid values into the stages' shell commands before any stage could check them."""
+    import copy
+
+    import yaml
+
+    from .params import ParamsError, load, validate
+
+    params = copy.deepcopy(load("params.yaml"))
+    sets = [b for a, b in zip(dvc_args, dvc_args[1:]) if a in ("-S", "--set-param")]
+    sets += [a.split("=", 1)[1] for a in dvc_args if a.startswith("--set-param=")]
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or ":" in key:
+            raise ParamsError(f"-S {item}: expected key=value for params.yaml (e.g. -S train.epochs=10)")
+        *parents, leaf = key.split(".")
+        node = params
+        for part in parents:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else {}
+        node[leaf] = yaml.safe_load(value)
+    validate(params, source="params.yaml" + (" with " + " ".join(f"-S {x}" for x in sets) if sets else ""))
 
 
 def main(argv=None) -> None:
