@@ -471,7 +471,7 @@ class _Builder:
             blocks.append(_p(
                 f"Training: model {p.get('model', {}).get('arch', '–')}, budget(s): "
                 + "; ".join(texts.get(b, str(b)) for b in budgets)
-                + f"; batch {train.get('batch_size', '–')}, SGD lr {train.get('lr', '–')}."
+                + f"; batch {train.get('batch_size', '–')}, {_recipe_text(train)}."
                 + (f" Sections other than “Equal epochs vs equal steps” show the {self.budget} budget."
                    if self.budget and len(budgets) > 1 else "")))
         elif self.summary is not None and {"epochs", "steps"} <= set(self.summary):
@@ -1034,3 +1034,11 @@ def _norm_ppf(p: float) -> float:
     from scipy import stats
 
     return float(stats.norm.ppf(p))
+
+
+def _recipe_text(train: dict) -> str:
+    """The training recipe in a few words (train.recipe; onecycle when absent)."""
+    if train.get("recipe") == "airbench":
+        return (f"airbench94's recipe (Nesterov SGD at lr {train.get('airbench', {}).get('lr', '–')} per 1024 "
+                "examples, triangular schedule, lookahead)")
+    return f"SGD lr {train.get('lr', '–')}, one-cycle schedule"
