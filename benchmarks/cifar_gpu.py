@@ -11,8 +11,9 @@ figures are those of the pipeline's own train and evaluate stages.
 
 * standard: one run per value of --epochs (airbench-style net by default); wall time of fit
   (CUDA synchronised) and clean test accuracy. Airbench94's published figure to compare with is
-  94 % in 3.09 s on an A100; this project's recipe (OneCycle SGD, no test-time flips, no
-  lookahead) is not airbench's, so the accuracy reached in a given number of epochs may be lower.
+  94 % in 3.09 s on an A100; this script trains with the onecycle recipe (no test-time flips, no
+  lookahead), not airbench's, so the accuracy reached in a given number of epochs may be lower.
+  airbench's own recipe (train.recipe: airbench) is measured by benchmarks/airbench_cpu.py.
 * PGD-AT: seconds per epoch at eps 8/255, step 2/255, 10 steps; with --pgd-epochs N > 0 also a
   full run and its clean and PGD-50 accuracy.
 * grid estimate: the default CIFAR grid (2 schemes x 5 D-rates x 2 trainers x 3 seeds, equal

@@ -23,7 +23,7 @@ def test_committed_params_are_valid(project_root):
     (("attack", "eps"), -0.1, ["attack.eps", "-0.1", "> 0"]),
     (("dataset", "name"), "imagenet", ["dataset.name", "'imagenet'", "'digits'", "'cifar10'"]),
     (("dedup", "hash"), "md5", ["dedup.hash", "'phash'"]),
-    (("train", "epochs"), "ten", ["train.epochs", "'ten'", "integer"]),
+    (("train", "epochs"), "ten", ["train.epochs", "'ten'", "number", "> 0"]),  # fractional allowed (airbench: 9.9)
     (("grid", "trainers"), ["standard", "mart"], ["grid.trainers.1", "'pgd'"]),
 ])
 def test_bad_value_names_key_value_and_allowed(params, path, value, words):

@@ -1,21 +1,31 @@
 """Clean and adversarial accuracy of one model, overall, per class and without leaked
 test images. The model is evaluated in eval mode and fp32 with a stronger attack than
 it was trained with (more steps, restarts). With attack.autoattack also AutoAttack accuracy
-(torchattacks, the optional `autoattack` extra) on all or attack.autoattack_n test images."""
+(torchattacks, the optional `autoattack` extra) on all or attack.autoattack_n test images.
+
+Test-time augmentation (evaluate.tta, airbench's levels) applies to clean accuracy only: robust
+accuracy is always that of the plain model, attacked and scored without TTA, because the study
+measures the robustness of the trained network, not of an ensemble of its views."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import attacks, device as devices, models
 from .train import to_tensor
 
 
+TTA_LEVELS = (0, 1, 2)
+
+
 def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: list[str], attack: dict,
-             leaked: np.ndarray | None = None, threads: int | None = None, seed: int = 0) -> dict:
+             leaked: np.ndarray | None = None, threads: int | None = None, seed: int = 0, tta: int = 0) -> dict:
     """`leaked` is a boolean mask over the test images that have a duplicate in train. `seed` fixes
-    the attack's random starts, so evaluating one model twice gives the same numbers."""
+    the attack's random starts, so evaluating one model twice gives the same numbers. `tta` is the
+    test-time augmentation level of clean accuracy (see tta_logits); clean_acc_no_tta is always
+    reported beside it, and robust accuracy never uses TTA."""
     if attack.get("autoattack"):
         attacks.require_torchattacks()  # fail before the PGD evaluation, not after it
     dev = devices.pick(threads)
@@ -23,9 +33,9 @@ def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: lis
     model, _ = models.load(model_path, dev)
     model = model.float().eval()
     x, y = to_tensor(images, dev), torch.from_numpy(labels.astype(np.int64)).to(dev)
-    with torch.no_grad():
-        pred = torch.cat([model(x[i:i + 512]).argmax(1) for i in range(0, len(x), 512)])
+    pred = predict(model, x, tta)
     clean = (pred == y).cpu().numpy()
+    clean_no_tta = clean if tta == 0 else (predict(model, x, 0) == y).cpu().numpy()
     robust = attacks.robust_correct(model, x, y, eps=attack["eps"], step=attack["eval_step"],
                                     steps=attack["eval_steps"], restarts=attack.get("eval_restarts", 1)).cpu().numpy()
     leaked = np.zeros(len(y), bool) if leaked is None else leaked.astype(bool)
@@ -37,6 +47,8 @@ def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: lis
     out = {
         "n_test": int(len(y)),
         "clean_acc": _mean(clean),
+        "clean_acc_no_tta": _mean(clean_no_tta),
+        "tta": tta,
         "robust_acc": _mean(robust),
         "n_leaked": int(leaked.sum()),
         "clean_acc_no_leak": _mean(clean[~leaked]),
@@ -51,6 +63,33 @@ def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: lis
         out.update(_autoattack(model, x, y, clean, robust, leaked, eps=attack["eps"], n=attack.get("autoattack_n"),
                                n_classes=k, seed=seed))
     return out
+
+
+@torch.no_grad()
+def predict(model, x: torch.Tensor, tta: int = 0, batch_size: int = 512) -> torch.Tensor:
+    """Predicted classes of images x (N, C, H, W) in [0, 1] at test-time augmentation level `tta`."""
+    return torch.cat([tta_logits(model, x[i:i + batch_size], tta).argmax(1) for i in range(0, len(x), batch_size)])
+
+
+def tta_logits(model, x: torch.Tensor, level: int) -> torch.Tensor:
+    """airbench's test-time augmentation. Level 0: the model's logits. Level 1: the mean of the
+    logits of the image and its mirror image. Level 2: 1/2 of level 1 on the image plus 1/4 of level
+    1 on each of its two one-pixel diagonal shifts (reflect-padded), six views in all."""
+    if level not in TTA_LEVELS:
+        raise ValueError(f"unknown evaluate.tta {level!r}; allowed: {', '.join(map(str, TTA_LEVELS))}")
+    if level == 0:
+        return model(x)
+    logits = _mirror_mean(model, x)
+    if level == 1:
+        return logits
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
+    down_right, up_left = padded[..., :h, :w], padded[..., 2:, 2:]
+    return 0.5 * logits + 0.25 * (_mirror_mean(model, down_right) + _mirror_mean(model, up_left))
+
+
+def _mirror_mean(model, x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (model(x) + model(x.flip(3)))
 
 
 def _autoattack(model, x, y, clean, robust, leaked, *, eps, n, n_classes, seed) -> dict:

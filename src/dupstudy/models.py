@@ -95,13 +95,13 @@ class Airbench(nn.Module):
       images, evenly spaced through the set. With the (centred) covariance of the C*4-dimensional
       2x2 patches = V diag(lam) V^T, the filters are V^T / sqrt(lam + 5e-4), both + and -, so
       the layer has 2*C*4 output channels (24 for RGB). Unlike airbench, the patch mean is
-      removed and put in a frozen bias (airbench trains the whitening bias for the first epochs);
-      the whole whitening layer is frozen (requires_grad False) and is saved in the state dict.
+      removed and put in the bias. The layer is frozen (requires_grad False) and saved in the
+      state dict; the airbench recipe (recipes.py) trains its bias for train.airbench.whiten_bias_epochs.
     * BatchNorm: weight frozen at 1, bias trained, PyTorch momentum 0.4, eps 1e-5.
     * Convs: no bias, Dirac init of the first c_in output channels, as in airbench.
     * Pools that would shrink a side below 1 are skipped, so 8x8 inputs work (see ``_Pool2``).
-    * Only the architecture: airbench's training recipe (lookahead, label smoothing 0.2, its lr
-      and batch size, test-time flips) is not reproduced; train.py's generic loop trains it.
+    * The architecture only: airbench's training recipe is ``train.recipe: airbench``
+      (recipes.py, train.py) and its test-time augmentation ``evaluate.tta: 2`` (evaluate.py).
     """
 
     WHITEN_EPS = 5e-4

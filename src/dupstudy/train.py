@@ -2,9 +2,10 @@
 on the device.
 
 No DataLoader: the whole training set is one tensor on the device, shuffled with a
-seeded generator and augmented on tensors. The run checkpoints at the end of every
-epoch and resumes from it, so an interrupted job loses at most one epoch and, on the
-CPU, ends with the same weights as an uninterrupted one.
+seeded generator and augmented on tensors. The optimiser, schedule and weight averaging
+come from the recipe named by train.recipe (recipes.py: onecycle or airbench). The run
+checkpoints at the end of every epoch and resumes from it, so an interrupted job loses at
+most one epoch and, on the CPU, ends with the same weights as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import attacks, device as devices, models
+from . import attacks, device as devices, models, recipes
 from .io import atomic_path
 
 TRAINERS = ("standard", "pgd", "fgsm_rs", "trades")
@@ -33,20 +35,44 @@ def to_tensor(images: np.ndarray, device) -> torch.Tensor:
     return x.permute(0, 3, 1, 2).float().div_(255)
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, crop_padding: int, flip: bool) -> torch.Tensor:
-    if crop_padding:
-        n, _, h, w = x.shape
-        padded = F.pad(x, (crop_padding,) * 4, mode="reflect")
-        dy = torch.randint(0, 2 * crop_padding + 1, (n,), generator=gen, device=gen.device)
-        dx = torch.randint(0, 2 * crop_padding + 1, (n,), generator=gen, device=gen.device)
-        rows = (dy.view(n, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1).expand(n, x.shape[1], h, w + 2 * crop_padding)
-        padded = padded.gather(2, rows)
-        cols = (dx.view(n, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w).expand(n, x.shape[1], h, w)
-        x = padded.gather(3, cols)
+FLIPS = (False, True, "alternating")
+
+
+def translate(x: torch.Tensor, gen: torch.Generator, padding: int) -> torch.Tensor:
+    """Random shift by up to `padding` pixels each way: reflect-pad, then a random crop of the original size."""
+    if not padding:
+        return x
+    n, _, h, w = x.shape
+    padded = F.pad(x, (padding,) * 4, mode="reflect")
+    dy = torch.randint(0, 2 * padding + 1, (n,), generator=gen, device=gen.device)
+    dx = torch.randint(0, 2 * padding + 1, (n,), generator=gen, device=gen.device)
+    rows = (dy.view(n, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1).expand(n, x.shape[1], h, w + 2 * padding)
+    padded = padded.gather(2, rows)
+    cols = (dx.view(n, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w).expand(n, x.shape[1], h, w)
+    return padded.gather(3, cols)
+
+
+def first_epoch_flips(n: int, flip, gen: torch.Generator) -> torch.Tensor | None:
+    """flip 'alternating' (airbench): which images are mirrored in the first epoch, each with p = 0.5."""
+    if flip not in FLIPS:
+        raise ValueError(f"unknown train.augment.flip {flip!r}; allowed: false, true, alternating")
+    return torch.rand(n, generator=gen, device=gen.device) < 0.5 if flip == "alternating" else None
+
+
+def flip_mask(idx: torch.Tensor, epoch: int, flip, first_flips: torch.Tensor | None,
+              gen: torch.Generator) -> torch.Tensor | None:
+    """Which images of the batch `idx` to mirror: none (flip false); each with p = 0.5, drawn anew
+    (true); or alternating: an image's first-epoch state in even epochs and its opposite in odd
+    ones, so every image is seen mirrored in exactly every other epoch."""
+    if flip == "alternating":
+        return first_flips[idx] ^ bool(epoch % 2)
     if flip:
-        mask = torch.rand(len(x), generator=gen, device=gen.device) < 0.5
-        x = torch.where(mask.view(-1, 1, 1, 1), x.flip(3), x)
-    return x
+        return torch.rand(len(idx), generator=gen, device=gen.device) < 0.5
+    return None
+
+
+def apply_flips(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    return x if mask is None else torch.where(mask.view(-1, 1, 1, 1), x.flip(3), x)
 
 
 def resolve_budget(settings: dict, budget: str, n_base: int) -> dict:
@@ -57,18 +83,36 @@ def resolve_budget(settings: dict, budget: str, n_base: int) -> dict:
         raise ValueError(f"unknown budget {budget!r}; allowed: epochs, steps")
     out = {**settings, "budget": budget}
     if budget == "steps" and out.get("steps") == "auto":
-        out["steps"] = out["epochs"] * math.ceil(n_base / out["batch_size"])
+        out["steps"] = math.ceil(out["epochs"] * batches_per_epoch(n_base, out))
     return out
 
 
+def full_batches_only(settings: dict) -> bool:
+    """The airbench recipe drops an epoch's last partial batch, as airbench's loader does."""
+    return settings.get("recipe", "onecycle") == "airbench"
+
+
+def batches_per_epoch(n: int, settings: dict) -> int:
+    bs = settings["batch_size"]
+    if full_batches_only(settings) and n >= bs:
+        return n // bs
+    return math.ceil(n / bs)
+
+
 def total_steps(n: int, settings: dict) -> int:
-    per_epoch = math.ceil(n / settings["batch_size"])
-    return settings["steps"] if settings["budget"] == "steps" else settings["epochs"] * per_epoch
+    """Optimizer steps of a run on n images: train.steps, or train.epochs (which may be fractional,
+    as airbench's 9.9) times the batches per epoch, rounded up."""
+    if settings["budget"] == "steps":
+        return settings["steps"]
+    return math.ceil(settings["epochs"] * batches_per_epoch(n, settings))
 
 
 def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, seed: int, model_settings: dict,
-        settings: dict, attack: dict, checkpoint: Path | None = None, progress: bool = True):
-    """Train one model on one variant. Returns (model, spec, curve).
+        settings: dict, attack: dict, checkpoint: Path | None = None, progress: bool = True,
+        on_epoch: Callable[[dict, torch.nn.Module], None] | None = None):
+    """Train one model on one variant. Returns (model, spec, curve). `on_epoch(row, model)` is
+    called after each epoch's checkpoint with its curve row (for progress reports; it must leave
+    the model's weights and the random generators alone).
 
     Trainers: `standard` (cross-entropy on clean images); `pgd` (Madry et al.: cross-entropy on PGD
     examples, attack.train_steps steps of attack.train_step); `fgsm_rs` (Wong et al. 2020: one FGSM
@@ -77,7 +121,9 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
     FGSM-RS examples are made with the model in train mode (as in Madry's and Wong's code; their
     forward passes update BatchNorm's running statistics); TRADES examples in eval mode, as in the
     reference code. The curve's train_acc is on the examples the loss's cross-entropy sees:
-    adversarial for pgd and fgsm_rs, clean for standard and trades.
+    adversarial for pgd and fgsm_rs, clean for standard and trades. Every trainer runs under either
+    recipe (settings['recipe']); the checkpoint holds all a run carries between epochs (weights,
+    optimiser, schedule, generator, the lookahead's slow weights, the first-epoch flips).
     """
     if trainer not in TRAINERS:
         raise ValueError(f"unknown trainer {trainer!r}; allowed: {', '.join(TRAINERS)}")
@@ -96,27 +142,30 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
     if dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     steps = total_steps(len(x), settings)
-    opt = torch.optim.SGD(model.parameters(), lr=settings["lr"], momentum=settings.get("momentum", 0.9),
-                          nesterov=True, weight_decay=settings.get("weight_decay", 0.0))
-    # One cycle: linear warm-up over the first 20 % of steps, then linear decay to zero.
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=settings["lr"], total_steps=steps, pct_start=0.2,
-                                                anneal_strategy="linear", cycle_momentum=False)
+    opt, sched = recipes.build(model, settings, steps)
+    lookahead = recipes.lookahead(model, settings, steps)
     gen = torch.Generator(device=dev).manual_seed(seed)
+    aug = settings.get("augment", {})
+    flip = aug.get("flip", False)
+    first_flips = first_epoch_flips(len(x), flip, gen)
     state = {"step": 0, "epoch": 0, "curve": [], "seconds": 0.0}
     if checkpoint is not None and checkpoint.exists():
-        state = _resume(checkpoint, model, opt, sched, gen)
-    aug = settings.get("augment", {})
+        state, first_flips = _resume(checkpoint, model, opt, sched, gen, lookahead)
     bs = settings["batch_size"]
+    n_batches = batches_per_epoch(len(x), settings)
     bar = tqdm(total=steps, initial=state["step"], desc=f"train {trainer} seed {seed}", disable=not progress, leave=False)
     while state["step"] < steps:
         model.train()
+        if settings.get("recipe") == "airbench":
+            recipes.set_warmup_trainable(model, state["epoch"], settings["airbench"]["whiten_bias_epochs"])
         t0, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
         order = torch.randperm(len(x), generator=gen, device=dev)
-        for i in range(0, len(x), bs):
+        for i in range(0, n_batches * bs, bs):
             if state["step"] >= steps:
                 break
             idx = order[i:i + bs]
-            xb = augment(x[idx], gen, aug.get("crop_padding", 0), aug.get("flip", False))
+            xb = translate(x[idx], gen, aug.get("crop_padding", 0))
+            xb = apply_flips(xb, flip_mask(idx, state["epoch"], flip, first_flips, gen))
             yb = y[idx]
             if trainer == "pgd":
                 xb = attacks.pgd(model, xb, yb, eps=attack["eps"], step=attack["train_step"], steps=attack["train_steps"])
@@ -135,31 +184,43 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
             opt.step()
             sched.step()
             state["step"] += 1
+            if lookahead is not None:
+                lookahead.after_step(model, state["step"])
             loss_sum += loss.item() * len(idx)
             correct += (out.argmax(1) == yb).sum().item()
             seen += len(idx)
             bar.update(1)
+        if lookahead is not None and state["step"] >= steps:
+            lookahead.finish(model)
         state["epoch"] += 1
         state["seconds"] += time.perf_counter() - t0
         state["curve"].append({"epoch": state["epoch"], "step": state["step"], "loss": loss_sum / max(seen, 1),
                                "train_acc": correct / max(seen, 1), "seconds": state["seconds"]})
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, model, opt, sched, gen, state)
+            _save_checkpoint(checkpoint, model, opt, sched, gen, lookahead, first_flips, state)
+        if on_epoch is not None:
+            on_epoch(state["curve"][-1], model)
     bar.close()
     return model.eval(), spec, state["curve"]
 
 
-def _save_checkpoint(path: Path, model, opt, sched, gen, state) -> None:
+def _save_checkpoint(path: Path, model, opt, sched, gen, lookahead, first_flips, state) -> None:
     with atomic_path(path) as tmp:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "gen": gen.get_state(), "torch_rng": torch.get_rng_state(), "state": state}, tmp)
+                    "gen": gen.get_state(), "torch_rng": torch.get_rng_state(), "state": state,
+                    "lookahead": None if lookahead is None else lookahead.state_dict(),
+                    "first_flips": first_flips}, tmp)
 
 
-def _resume(path: Path, model, opt, sched, gen) -> dict:
+def _resume(path: Path, model, opt, sched, gen, lookahead) -> tuple[dict, torch.Tensor | None]:
+    """Restore everything a run carries from epoch to epoch; returns (state, first-epoch flips)."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(blob["model"])
     opt.load_state_dict(blob["opt"])
     sched.load_state_dict(blob["sched"])
     gen.set_state(blob["gen"])
     torch.set_rng_state(blob["torch_rng"])
-    return blob["state"]
+    if lookahead is not None:
+        lookahead.load_state_dict(blob["lookahead"])
+    first_flips = blob.get("first_flips")
+    return blob["state"], None if first_flips is None else first_flips.to(gen.device)

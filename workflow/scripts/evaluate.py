@@ -1,5 +1,6 @@
 """Clean and PGD accuracy of one model, per class and without leaked test images; AutoAttack accuracy too
-with attack.autoattack (params: attack)."""
+with attack.autoattack (params: attack, evaluate). Test-time augmentation (evaluate.tta) counts for clean
+accuracy only; PGD and AutoAttack accuracy are those of the plain model."""
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,8 @@ def main(args, params):
     leakage = pd.read_parquet(f"{args.dedup}/leakage.parquet")
     leaked = np.isin(test_ids, leakage["test_id"].to_numpy())
     metrics = evaluate(args.model, data.images[test_ids], data.labels[test_ids], classes=data.classes,
-                       attack=params["attack"], leaked=leaked, threads=params["train"].get("threads"))
+                       attack=params["attack"], leaked=leaked, threads=params["train"].get("threads"),
+                       tta=params["evaluate"]["tta"])
     metrics.update(budget=args.budget, scheme=args.scheme, rate=float(args.rate), trainer=args.trainer, seed=args.seed)
     write_json(args.out, metrics)
     aa = f", AutoAttack {metrics['autoattack_acc']:.4f}" if "autoattack_acc" in metrics else ""

@@ -506,7 +506,7 @@ class _Builder:
             blocks.append(_p(
                 f"Training: model {p.get('model', {}).get('arch', '–')}, budget(s): "
                 + "; ".join(texts.get(b, str(b)) for b in budgets)
-                + f"; batch {train.get('batch_size', '–')}, SGD lr {train.get('lr', '–')}."
+                + f"; batch {train.get('batch_size', '–')}, {_recipe_text(train)}."
                 + (f" Sections other than “Equal epochs vs equal steps” show the {self.budget} budget."
                    if self.budget and len(budgets) > 1 else "")))
         elif self.summary is not None and {"epochs", "steps"} <= set(self.summary):
@@ -1101,3 +1101,11 @@ class _Builder:
             blocks.append(_table(["input", "status"], [[k, v] for k, v in sorted(self.missing.items())],
                                  caption="Inputs that were not available"))
         return {"id": "provenance", "title": "Provenance", "blocks": blocks}
+
+
+def _recipe_text(train: dict) -> str:
+    """The training recipe in a few words (train.recipe; onecycle when absent)."""
+    if train.get("recipe") == "airbench":
+        return (f"airbench94's recipe (Nesterov SGD at lr {train.get('airbench', {}).get('lr', '–')} per 1024 "
+                "examples, triangular schedule, lookahead)")
+    return f"SGD lr {train.get('lr', '–')}, one-cycle schedule"
