@@ -24,7 +24,8 @@ SETTINGS = {"budget": "epochs", "epochs": 3, "steps": "auto", "batch_size": 64, 
             "airbench": AIRBENCH, "label_smoothing": 0.2, "augment": {"crop_padding": 1, "flip": "alternating"},
             "threads": 1}
 MODEL = {"arch": "airbench", "width": 4}
-ATTACK = {"eps": 0.1, "train_step": 0.05, "train_steps": 2, "fgsm_step": 0.125, "trades_beta": 6.0,
+GUARD = {"enabled": True, "batch": 64, "steps": 2, "step": 0.05, "drop": 0.2}
+ATTACK = {"eps": 0.1, "train_step": 0.05, "train_steps": 2, "fgsm_step": 0.125, "trades_beta": 6.0, "fgsm_guard": GUARD,
           "eval_step": 0.02, "eval_steps": 3, "eval_restarts": 1}
 
 
@@ -266,3 +267,24 @@ def test_params_select_and_validate_the_recipe(project_root):
     unknown["train"]["recipe"] = "nope"
     with pytest.raises(ValueError, match="train.recipe"):
         recipes.build(nn.Linear(2, 2), {**unknown["train"], "batch_size": 8}, steps=4)
+
+
+def test_normalisation_and_whitening_are_fitted_on_the_base_set(digits):
+    # a variant with many copies of a few images would shift the statistics fitted on it, a confound
+    # across D-rates; fitted on the deduplicated base set, they are the same for every variant
+    x, y, _, _ = digits
+    base_x, base_y = x[:256], y[:256]
+    copies = torch.arange(8).repeat(32).numpy()  # 256 copies of eight images
+    variant_x, variant_y = x[list(range(256)) + list(copies)], y[list(range(256)) + list(copies)]
+    one_epoch = {**SETTINGS, "epochs": 0.25}
+
+    def fitted(vx, vy, **kw):
+        model, spec, _ = _fit(vx, vy, settings=one_epoch, **kw)
+        return spec["mean"], spec["std"], model.whiten.weight.detach().clone()
+
+    on_base = fitted(base_x, base_y)
+    on_variant = fitted(variant_x, variant_y)
+    anchored = fitted(variant_x, variant_y, base_images=base_x)
+    assert on_variant[0] != pytest.approx(on_base[0])  # the confound the base set removes
+    assert anchored[0] == pytest.approx(on_base[0]) and anchored[1] == pytest.approx(on_base[1])
+    assert torch.equal(anchored[2], on_base[2])

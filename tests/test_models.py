@@ -11,7 +11,8 @@ from dupstudy.train import fit, to_tensor
 
 SETTINGS = {"budget": "epochs", "epochs": 3, "steps": 10, "batch_size": 64, "lr": 0.05, "momentum": 0.9,
             "weight_decay": 5e-4, "label_smoothing": 0.0, "augment": {"crop_padding": 0, "flip": False}, "threads": 1}
-ATTACK = {"eps": 0.1, "train_step": 0.05, "train_steps": 2, "fgsm_step": 0.125, "trades_beta": 6.0}
+ATTACK = {"eps": 0.1, "train_step": 0.05, "train_steps": 2, "fgsm_step": 0.125, "trades_beta": 6.0,
+          "fgsm_guard": {"enabled": True, "batch": 64, "steps": 2, "step": 0.05, "drop": 0.2}}
 WIDTH = {"small_cnn": 8, "airbench": 4, "preact_resnet18": 4}
 # airbench scales its logits by 1/9 and is trained at a far larger lr than the other nets (its own
 # recipe is ~1.15 per mean-reduced batch loss); at 0.05 it learns, but too slowly for 3 short epochs.

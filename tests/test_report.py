@@ -423,3 +423,16 @@ def test_no_accuracy_interval_leaves_0_100(tmp_path, inputs):
     numbers = [float(x) for x in re.findall(r"\[(-?\d+\.\d+), (-?\d+\.\d+)\]", raw) for x in x]
     assert numbers and max(numbers) <= 100.0
     assert "clipped to [0, 100] %" in raw
+
+
+def test_fgsm_rs_guard_events_are_reported(tmp_path, inputs):
+    curves = pd.read_csv(inputs["curves_csv"]).query("trainer == 'pgd'").assign(trainer="fgsm_rs")
+    curves["guard_pgd_acc"] = 0.5
+    last = curves.groupby(["scheme", "rate", "seed"])["step"].transform("max") == curves["step"]
+    curves["guard_stopped"] = last & (curves["seed"] == 1) & (curves["rate"] == 0.3)
+    summary = pd.read_csv(inputs["summary_csv"]).replace({"trainer": {"pgd": "fgsm_rs"}})
+    params = {**PARAMS, "grid": {**PARAMS["grid"], "trainers": ["standard", "fgsm_rs"]},
+              "attack": {**PARAMS["attack"], "fgsm_step": 0.125,
+                         "fgsm_guard": {"enabled": True, "batch": 512, "steps": 5, "step": 0.025, "drop": 0.2}}}
+    raw = _report_on(tmp_path, inputs, summary, curves=curves, params=params)
+    assert "guarded against catastrophic overfitting" in raw and "it stopped 2 of 15 FGSM-RS runs early" in raw

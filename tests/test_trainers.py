@@ -17,7 +17,8 @@ from dupstudy.train import TRAINERS, fit, to_tensor
 EPS = 0.15
 SETTINGS = {"budget": "epochs", "epochs": 5, "steps": 10, "batch_size": 64, "lr": 0.05, "momentum": 0.9,
             "weight_decay": 5e-4, "label_smoothing": 0.0, "augment": {"crop_padding": 0, "flip": False}, "threads": 1}
-ATTACK = {"eps": EPS, "train_step": 0.06, "train_steps": 3, "fgsm_step": 1.25 * EPS, "trades_beta": 6.0}
+ATTACK = {"eps": EPS, "train_step": 0.06, "train_steps": 3, "fgsm_step": 1.25 * EPS, "trades_beta": 6.0,
+          "fgsm_guard": {"enabled": True, "batch": 128, "steps": 3, "step": 0.06, "drop": 0.2}}
 MODEL = {"arch": "small_cnn", "width": 8}
 ROBUST = ["fgsm_rs", "trades"]
 
@@ -137,3 +138,32 @@ def test_robust_trainer_beats_standard_under_pgd(trained, digits, trainer):
         acc[t] = clean, robust
     assert acc[trainer][0] > 0.8 and acc["standard"][0] > 0.9
     assert acc[trainer][1] > acc["standard"][1] + 0.2, acc
+
+
+def test_fgsm_rs_guard_restores_the_best_epoch_and_stops(digits, monkeypatch):
+    # the guard's PGD check reports a collapse in epoch 3: training stops there with epoch 2's weights
+    x, y, _, _ = digits
+    x, y = x[:256], y[:256]
+    checks, snapshots = iter([0.40, 0.55, 0.10, 0.60]), []
+    real_check = tr.CatastrophicOverfittingGuard.check
+
+    def scripted(self, model, row):
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        self.accuracy = lambda model: next(checks)
+        return real_check(self, model, row)
+
+    monkeypatch.setattr(tr.CatastrophicOverfittingGuard, "check", scripted)
+    model, _, curve = fit(x, y, classes=10, trainer="fgsm_rs", seed=0, model_settings=MODEL,
+                          settings={**SETTINGS, "epochs": 4}, attack=ATTACK, progress=False)
+    assert [c["guard_pgd_acc"] for c in curve] == [0.40, 0.55, 0.10]
+    assert curve[-1].get("guard_stopped") and len(curve) == 3
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, snapshots[1][name]), name  # the best (second) epoch's weights
+
+
+def test_fgsm_rs_guard_off_trains_every_epoch(digits):
+    x, y, _, _ = digits
+    attack = {**ATTACK, "fgsm_guard": {**ATTACK["fgsm_guard"], "enabled": False}}
+    _, _, curve = fit(x[:256], y[:256], classes=10, trainer="fgsm_rs", seed=0, model_settings=MODEL,
+                      settings={**SETTINGS, "epochs": 2}, attack=attack, progress=False)
+    assert len(curve) == 2 and "guard_pgd_acc" not in curve[-1]

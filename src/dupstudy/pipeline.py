@@ -54,7 +54,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in [
     Stage("train", inputs={"prepared": "data/prepared", "dedup": "data/dedup", "variant": VARIANT},
           outputs={"model": f"results/models/{CELL}/model.pt", "curve": f"results/curves/{CELL}.json"},
           params=("model", "train", "attack.eps", "attack.train_step", "attack.train_steps", "attack.fgsm_step",
-                  "attack.trades_beta"),
+                  "attack.fgsm_guard", "attack.trades_beta"),
           code=("train.py", "recipes.py", "models.py", "attacks.py", "device.py"),
           grid=("budget", "scheme", "rate", "trainer", "seed"),
           gpu=True),

@@ -25,7 +25,8 @@ from .io import atomic_path
 
 TRAINERS = ("standard", "pgd", "fgsm_rs", "trades")
 # attack: keys each trainer reads (all in [0, 1] pixel units, except trades_beta, a loss weight)
-TRAINER_ATTACK_KEYS = {"standard": (), "pgd": ("eps", "train_step", "train_steps"), "fgsm_rs": ("eps", "fgsm_step"),
+TRAINER_ATTACK_KEYS = {"standard": (), "pgd": ("eps", "train_step", "train_steps"),
+                       "fgsm_rs": ("eps", "fgsm_step", "fgsm_guard"),
                        "trades": ("eps", "train_step", "train_steps", "trades_beta")}
 
 
@@ -109,10 +110,12 @@ def total_steps(n: int, settings: dict) -> int:
 
 def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, seed: int, model_settings: dict,
         settings: dict, attack: dict, checkpoint: Path | None = None, progress: bool = True,
-        on_epoch: Callable[[dict, torch.nn.Module], None] | None = None):
+        on_epoch: Callable[[dict, torch.nn.Module], None] | None = None, base_images: np.ndarray | None = None):
     """Train one model on one variant. Returns (model, spec, curve). `on_epoch(row, model)` is
     called after each epoch's checkpoint with its curve row (for progress reports; it must leave
-    the model's weights and the random generators alone).
+    the model's weights and the random generators alone). `base_images`, the deduplicated training
+    set, is what the input normalisation and data-set layers (airbench's whitening) are fitted on, so
+    they are the same for every D-rate and a variant's copies do not shift them; default `images`.
 
     Trainers: `standard` (cross-entropy on clean images); `pgd` (Madry et al.: cross-entropy on PGD
     examples, attack.train_steps steps of attack.train_step); `fgsm_rs` (Wong et al. 2020: one FGSM
@@ -133,12 +136,14 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
     dev = devices.pick(settings.get("threads"))
     torch.manual_seed(seed)
     x, y = to_tensor(images, dev), torch.from_numpy(labels.astype(np.int64)).to(dev)
-    mean = x.mean(dim=(0, 2, 3)).tolist()
-    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
+    base = x if base_images is None else to_tensor(base_images, dev)
+    mean = base.mean(dim=(0, 2, 3)).tolist()
+    std = base.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
     spec = dict(arch=model_settings["arch"], channels=x.shape[1], classes=classes,
                 width=model_settings.get("width", 16), mean=mean, std=std)
     model = models.build(**spec).to(dev)
-    models.data_init(model, x)
+    models.data_init(model, base)
+    del base
     if dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     steps = total_steps(len(x), settings)
@@ -149,8 +154,10 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
     flip = aug.get("flip", False)
     first_flips = first_epoch_flips(len(x), flip, gen)
     state = {"step": 0, "epoch": 0, "curve": [], "seconds": 0.0}
+    guard = CatastrophicOverfittingGuard(x, y, attack) if trainer == "fgsm_rs" and attack["fgsm_guard"]["enabled"] \
+        else None
     if checkpoint is not None and checkpoint.exists():
-        state, first_flips = _resume(checkpoint, model, opt, sched, gen, lookahead)
+        state, first_flips = _resume(checkpoint, model, opt, sched, gen, lookahead, guard)
     bs = settings["batch_size"]
     n_batches = batches_per_epoch(len(x), settings)
     bar = tqdm(total=steps, initial=state["step"], desc=f"train {trainer} seed {seed}", disable=not progress, leave=False)
@@ -196,23 +203,26 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
         state["seconds"] += time.perf_counter() - t0
         state["curve"].append({"epoch": state["epoch"], "step": state["step"], "loss": loss_sum / max(seen, 1),
                                "train_acc": correct / max(seen, 1), "seconds": state["seconds"]})
+        if guard is not None and guard.check(model, state["curve"][-1]):
+            state["stopped"] = state["step"]  # catastrophic overfitting: the last good weights are back
+            state["step"] = steps
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, model, opt, sched, gen, lookahead, first_flips, state)
+            _save_checkpoint(checkpoint, model, opt, sched, gen, lookahead, first_flips, state, guard)
         if on_epoch is not None:
             on_epoch(state["curve"][-1], model)
     bar.close()
     return model.eval(), spec, state["curve"]
 
 
-def _save_checkpoint(path: Path, model, opt, sched, gen, lookahead, first_flips, state) -> None:
+def _save_checkpoint(path: Path, model, opt, sched, gen, lookahead, first_flips, state, guard) -> None:
     with atomic_path(path) as tmp:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                     "gen": gen.get_state(), "torch_rng": torch.get_rng_state(), "state": state,
                     "lookahead": None if lookahead is None else lookahead.state_dict(),
-                    "first_flips": first_flips}, tmp)
+                    "first_flips": first_flips, "guard": None if guard is None else guard.state_dict()}, tmp)
 
 
-def _resume(path: Path, model, opt, sched, gen, lookahead) -> tuple[dict, torch.Tensor | None]:
+def _resume(path: Path, model, opt, sched, gen, lookahead, guard) -> tuple[dict, torch.Tensor | None]:
     """Restore everything a run carries from epoch to epoch; returns (state, first-epoch flips)."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(blob["model"])
@@ -222,5 +232,48 @@ def _resume(path: Path, model, opt, sched, gen, lookahead) -> tuple[dict, torch.
     torch.set_rng_state(blob["torch_rng"])
     if lookahead is not None:
         lookahead.load_state_dict(blob["lookahead"])
+    if guard is not None:
+        guard.load_state_dict(blob["guard"])
     first_flips = blob.get("first_flips")
     return blob["state"], None if first_flips is None else first_flips.to(gen.device)
+
+
+class CatastrophicOverfittingGuard:
+    """Wong et al.'s early stop for FGSM-RS: after every epoch, PGD accuracy on one fixed training batch;
+    when it falls more than `drop` below its best so far, FGSM training has overfitted catastrophically
+    (robustness to PGD collapses within an epoch), so the weights of the best epoch are restored and
+    training stops. The curve records the check's accuracy every epoch and the stop."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, attack: dict):
+        cfg = attack["fgsm_guard"]
+        self.x, self.y = x[:cfg["batch"]], y[:cfg["batch"]]
+        self.eps, self.step, self.steps, self.drop = attack["eps"], cfg["step"], cfg["steps"], cfg["drop"]
+        self.best, self.best_weights = -1.0, None
+
+    def accuracy(self, model) -> float:
+        was_training = model.training
+        model.eval()
+        try:
+            ok = attacks.pgd_survives(model, self.x, self.y, eps=self.eps, step=self.step, steps=self.steps)
+        finally:
+            model.train(was_training)
+        return float(ok.float().mean())
+
+    def check(self, model, row: dict) -> bool:
+        """Record this epoch's check in `row`; True when training must stop (weights restored)."""
+        acc = self.accuracy(model)
+        row["guard_pgd_acc"] = acc
+        if self.best_weights is not None and acc < self.best - self.drop:
+            model.load_state_dict(self.best_weights)
+            row["guard_stopped"] = True
+            return True
+        if acc >= self.best:
+            self.best = acc
+            self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return False
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_weights": self.best_weights}
+
+    def load_state_dict(self, blob: dict) -> None:
+        self.best, self.best_weights = blob["best"], blob["best_weights"]

@@ -17,7 +17,8 @@ def main(args, params):
     gpu_slots.claim()  # before CUDA starts: one GPU per concurrent job (--resources gpu=K)
     data = prepared.load(args.prepared)
     variant = read_npy(args.variant)
-    train_settings = resolve_budget(params["train"], args.budget, len(read_npy(f"{args.dedup}/kept_train_ids.npy")))
+    kept = read_npy(f"{args.dedup}/kept_train_ids.npy")  # the deduplicated training set, D-rate 0
+    train_settings = resolve_budget(params["train"], args.budget, len(kept))
     settings = {"model": params["model"], "train": train_settings, "attack": params["attack"]}
     # The checkpoint is only resumed by a run with the same data and settings.
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode() + variant.tobytes()
@@ -26,7 +27,8 @@ def main(args, params):
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     model, spec, curve = fit(data.images[variant], data.labels[variant], classes=len(data.classes),
                              trainer=args.trainer, seed=args.seed, model_settings=params["model"],
-                             settings=train_settings, attack=params["attack"], checkpoint=checkpoint)
+                             settings=train_settings, attack=params["attack"], checkpoint=checkpoint,
+                             base_images=data.images[kept])
     models.save(args.model, model, spec)
     write_json(args.curve, {"trainer": args.trainer, "seed": args.seed, "budget": args.budget,
                             "n_train": int(len(variant)), "n_unique": int(len(np.unique(variant))), "curve": curve})

@@ -519,7 +519,7 @@ class _Builder:
                 "pgd": f"pgd — PGD adversarial training at ε = {eps} (pixel units in [0, 1]), step "
                        f"{attack.get('train_step', '–')}, {attack.get('train_steps', '–')} steps, random start",
                 "fgsm_rs": f"fgsm_rs — one FGSM step of {attack.get('fgsm_step', '–')} from a uniform random start in "
-                           f"the ε = {eps} ball (“fast” adversarial training)",
+                           f"the ε = {eps} ball (“fast” adversarial training)" + self._guard_text(attack),
                 "trades": f"trades — TRADES with β = {attack.get('trades_beta', '–')}, its inner maximisation PGD on the "
                           f"KL term at ε = {eps}, {attack.get('train_steps', '–')} steps",
             }
@@ -553,6 +553,21 @@ class _Builder:
                            + ("" if path is None or Path(path).exists() else " (missing)"), "href": href})
         blocks.append({"type": "links", "items": inputs, "title": "Inputs"})
         return {"id": "overview", "title": "What was run", "blocks": blocks}
+
+    def _guard_text(self, attack: dict) -> str:
+        """The FGSM-RS guard's settings and how many runs it stopped (from the curves)."""
+        g = attack.get("fgsm_guard") or {}
+        if not g.get("enabled"):
+            return ", without a guard against catastrophic overfitting"
+        text = (f", guarded against catastrophic overfitting as Wong et al. do (after every epoch PGD-{g.get('steps')} "
+                f"on {g.get('batch')} training images; a fall of more than {g.get('drop')} below the best epoch "
+                f"restores that epoch's weights and stops training)")
+        c = self.curves_all if self.curves_all is not None else self.curves
+        if c is None or "guard_pgd_acc" not in c:
+            return text
+        runs = c[c["trainer"] == "fgsm_rs"].groupby([k for k in ("budget", "scheme", "rate", "seed") if k in c])
+        stopped = [name for name, g in runs if "guard_stopped" in g and g["guard_stopped"].fillna(False).astype(bool).any()]
+        return text + f"; it stopped {len(stopped)} of {runs.ngroups} FGSM-RS runs early"
 
     def _ours_at(self, trainer: str, rate: float) -> str:
         s = self.summary
