@@ -178,14 +178,14 @@ def test_unreadable_file_is_rejected_with_its_reason(tmp_path, monkeypatch):
     if os.geteuid() != 0:
         locked.chmod(0)
     else:
-        real = Path.read_bytes
+        real = Path.open
 
-        def read_bytes(self):
+        def open_(self, *args, **kwargs):
             if self.name == "locked.png":
                 raise PermissionError(13, "Permission denied", str(self))
-            return real(self)
+            return real(self, *args, **kwargs)
 
-        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+        monkeypatch.setattr(Path, "open", open_)
     try:
         p = load_folder(tmp_path, workers=1, progress=False)
     finally:
