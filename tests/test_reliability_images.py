@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import tarfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from PIL import Image
 from dupstudy.datasets import prepared
 from dupstudy.datasets.folder import load_folder
 from dupstudy.dedup import find_duplicates
+from image_helpers import flat_png
 from reliability_tiny import stage, write_params
 
 NON_UTF8 = os.fsdecode(b"train/dog/caf\xe9.png")  # Latin-1 name, not valid UTF-8
@@ -32,17 +31,6 @@ def _save(img, fmt, **kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **kw)
     return buf.getvalue()
-
-
-def _png_bomb(w=30000, h=30000) -> bytes:
-    """A 30000x30000 1-bit PNG of ~110 KB: 900 M pixels once decoded."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    z = zlib.compressobj(9)
-    row = b"\0" * (1 + (w + 7) // 8)
-    idat = b"".join(z.compress(row) for _ in range(h)) + z.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0))
-            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
 def _exif_rotated() -> bytes:
@@ -88,7 +76,7 @@ REJECTED = {  # name -> words in its reason
     "train/cat/truncated.jpg": (lambda: _jpeg[: len(_jpeg) // 2], "truncated"),
     "train/cat/truncated.png": (lambda: _png[: len(_png) // 2], "truncated"),
     "train/dog/random.jpg": (lambda: np.random.default_rng(5).bytes(2048), "not an image"),
-    "train/dog/bomb.png": (_png_bomb, "decompression bomb"),
+    "train/dog/bomb.png": (lambda: flat_png(30000, 30000), "decompression bomb"),  # 900 M pixels, ~110 KB
 }
 LINKS = {  # made by _tree, name -> words in its reason
     "train/dog/loop_a.png": "Too many levels of symbolic links",

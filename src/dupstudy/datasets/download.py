@@ -157,7 +157,8 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
 
 def mib(n: int) -> str:
-    return f"{n / (1 << 20):g} MiB"
+    """A cap for messages: '64 MiB', or '384 bytes' below one MiB."""
+    return f"{n / (1 << 20):g} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
 def iter_tar_members(path: str | os.PathLike, refused: list[tuple[str, str]] | None = None, *,

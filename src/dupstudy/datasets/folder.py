@@ -35,12 +35,13 @@ SPLITS = ("train", "test")
 MAX_FILE_BYTES = 64 << 20      # bytes read from one file or archive member: no usable image is larger
 MAX_PIXELS = 1 << 24           # 16.8 M pixels (4096x4096) per image: Pillow holds 4 bytes a pixel, and
 #                                converting to RGB needs a second copy, about 128 MiB a worker at most
-MAX_DATASET_BYTES = 512 << 20  # the decoded dataset, N x H x W x 3 bytes, which is held in memory whole
+MAX_DATASET_BYTES = 384 << 20  # the decoded dataset, N x H x W x 3 bytes, which is held in memory whole
 MAX_FILES = 200_000            # files or archive members listed: each costs about 1 KiB to keep track of
-HELD_BYTES = 128 << 20        # archive members' bytes kept from the first pass for the second, which
+HELD_BYTES = 64 << 20          # archive members' bytes kept from the first pass for the second, which
 #                                then need not stream the archive again (tar headers cost as much as decoding)
-BATCH_FILES = 128              # files per batch sent to a worker: few round trips, and a small batch in flight
+BATCH_FILES = 128              # files per batch sent to a worker: few round trips, and small batches
 BATCH_BYTES = 16 << 20         # file bytes plus decoded pixels per batch (one file at least)
+IN_FLIGHT_BYTES = 32 << 20     # the same, summed over the batches sent and not yet back (one batch at least)
 
 ORIENTATION = 0x0112  # EXIF tag
 EXTERNAL_FORMATS = ("EPS",)  # Pillow hands these to another program (Ghostscript) to decode
@@ -50,7 +51,7 @@ class Unusable(Exception):
     """A file that cannot be used; the message is its reason in rejected.csv."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     rel: str    # "<split>/<class>/<file>" below the data root, undecodable bytes written as \xNN
     name: str   # the file's name as listed (top folder included), as the file system spells it
@@ -66,21 +67,10 @@ def load_folder(folder: str | os.PathLike, workers: int = 2, progress: bool = Tr
     rejected: list[tuple[str, str]] = []
     held = _Held()
     with _runner(workers, progress) as run:
-        headers = dict(run(_scan_batch, _payloads(_each_file(path, rejected), held), desc="scan images"))
-        top = _lone_top(list(headers))
-        rejected = [(_below(name, top), why) for name, why in rejected]
-        entries = _layout(headers, top, rejected)
-        rejected += [(e.rel, headers[e.name]["error"]) for e in entries if "error" in headers[e.name]]
-        entries = [e for e in entries if "error" not in headers[e.name]]
-        if not entries:
-            raise ValueError(f"{path}: no usable images under <split>/<class>/<file> "
-                             f"({len(rejected)} rejected, e.g. {sorted(rejected)[:3]})")
-        width, height = _common_size(headers[e.name]["size"] for e in entries)
-        entries = _within_budget(entries, width, height, rejected)
-        images, decoded = _decode_all(path, held, entries, (width, height), run, rejected)
+        top, entries, size = _plan(path, run, held, rejected)
+        images, decoded = _decode_all(path, held, entries, size, run, rejected)
     if not decoded:
-        raise ValueError(f"{path}: no usable images under <split>/<class>/<file> "
-                         f"({len(rejected)} rejected, e.g. {sorted(rejected)[:3]})")
+        raise _no_images(path, rejected)
     good = [entries[row] for row in decoded]
     meta = list(decoded.values())
     classes = sorted({e.cls for e in good})
@@ -97,12 +87,33 @@ def load_folder(folder: str | os.PathLike, workers: int = 2, progress: bool = Tr
         "file_sha256": [m["file_sha256"] for m in meta],
         "pixel_md5": [m["pixel_md5"] for m in meta],
     })[MANIFEST_COLUMNS]
-    resized = sum((m["width"], m["height"]) != (width, height) for m in meta)
+    resized = sum((m["width"], m["height"]) != size for m in meta)
     return Prepared(
         name="folder", classes=classes, images=images, labels=manifest["label"].to_numpy(),
         manifest=manifest,
         rejected=pd.DataFrame(sorted(rejected), columns=["source", "reason"]),
-        source={"name": "folder", "folder": str(folder), "top": top, "size": [height, width], "resized": int(resized)})
+        source={"name": "folder", "folder": str(folder), "top": top, "size": [size[1], size[0]],
+                "resized": int(resized)})
+
+
+def _plan(path: Path, run, held: "_Held", rejected: list) -> tuple[str, list[Entry], tuple[int, int]]:
+    """The first pass: list the files and read their headers. Returns the lone top folder looked
+    through ('' if none), the entries to decode, and the (width, height) to decode them to."""
+    headers = dict(run(_scan_batch, _payloads(_each_file(path, rejected), held), desc="scan images"))
+    top = _lone_top(list(headers))
+    rejected[:] = [(_below(name, top), why) for name, why in rejected]
+    entries = _layout(headers, top, rejected)
+    rejected += [(e.rel, headers[e.name]) for e in entries if isinstance(headers[e.name], str)]
+    entries = [e for e in entries if not isinstance(headers[e.name], str)]
+    if not entries:
+        raise _no_images(path, rejected)
+    size = _common_size(headers[e.name] for e in entries)
+    return top, _within_budget(entries, *size, rejected), size
+
+
+def _no_images(path: Path, rejected: list) -> ValueError:
+    return ValueError(f"{path}: no usable images under <split>/<class>/<file> "
+                      f"({len(rejected)} rejected, e.g. {sorted(rejected)[:3]})")
 
 
 def find_files(folder: str | os.PathLike, top: str, rels: set[str]) -> Iterator[tuple[str, str, str | bytes]]:
@@ -339,41 +350,57 @@ def _run(pool, workers: int, progress: bool, fn, items: Iterable, *, desc: str, 
     from tqdm import tqdm
 
     batches = _batches(items, out_bytes)
-    results = _bounded_map(pool, fn, batches, 2 * workers) if pool is not None else map(fn, batches)
+    if pool is not None:
+        results = _bounded_map(pool, fn, batches, 2 * workers)
+    else:
+        results = (fn(batch) for batch, _ in batches)
     with tqdm(total=total, desc=desc, unit="img", disable=not progress) as bar:
         for batch in results:
             bar.update(len(batch))
             yield from batch
 
 
-def _batches(items: Iterable[tuple], out_bytes: int) -> Iterator[list]:
-    """Lists of at most BATCH_FILES items and BATCH_BYTES of file bytes plus decoded pixels."""
+def _batches(items: Iterable[tuple], out_bytes: int) -> Iterator[tuple[list, int]]:
+    """(batch, bytes): lists of at most BATCH_FILES items and BATCH_BYTES of file bytes (those
+    read here) plus decoded pixels, with that sum."""
     batch, size = [], 0
     for key, payload in items:
         weight = out_bytes + (len(payload) if isinstance(payload, bytes) else 0)
         if batch and (len(batch) == BATCH_FILES or size + weight > BATCH_BYTES):
-            yield batch
+            yield batch, size
             batch, size = [], 0
         batch.append((key, payload))
         size += weight
     if batch:
-        yield batch
+        yield batch, size
 
 
-def _bounded_map(pool, fn, batches: Iterable, depth: int) -> Iterator:
-    """pool.map that keeps at most `depth` batches in flight (Executor.map submits them all at
-    once, which would read a whole archive into memory)."""
+def _bounded_map(pool, fn, batches: Iterable[tuple[list, int]], depth: int) -> Iterator:
+    """pool.map that keeps at most `depth` batches and IN_FLIGHT_BYTES in flight (Executor.map
+    submits them all at once, which would read a whole archive into memory)."""
     pending: deque = deque()
-    for batch in batches:
-        if len(pending) == depth:
-            yield pending.popleft().result()
-        pending.append(pool.submit(fn, batch))
+    held = 0
+    for batch, size in batches:
+        while pending and (len(pending) == depth or held + size > IN_FLIGHT_BYTES):
+            future, done = pending.popleft()
+            held -= done
+            yield future.result()
+        pending.append((pool.submit(fn, batch), size))
+        held += size
     while pending:
-        yield pending.popleft().result()
+        yield pending.popleft()[0].result()
 
 
 def _scan_batch(batch: list) -> list:
-    return [(key, _unusable_as_error(lambda: {"size": scan_image(_read(payload))})) for key, payload in batch]
+    """[(key, (width, height)) or (key, why it cannot be used)]: a reason is a str."""
+    return [(key, _scan_one(payload)) for key, payload in batch]
+
+
+def _scan_one(payload: str | bytes) -> tuple[int, int] | str:
+    try:
+        return scan_image(_read(payload))
+    except Unusable as err:
+        return str(err)
 
 
 def _decode_batch(size: tuple[int, int], batch: list) -> list:
@@ -444,8 +471,8 @@ def _opened(data: bytes):
             yield im
     except Unusable:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise Unusable(f"possible decompression bomb: {err}") from None
+    except Image.DecompressionBombError as err:  # names the size and the cap
+        raise Unusable(f"image too large: {err}") from None
     except UnidentifiedImageError:
         raise Unusable("not an image Pillow can read") from None
     except Exception as err:  # truncated, corrupt, unsupported: record and go on
@@ -455,14 +482,15 @@ def _opened(data: bytes):
 @contextlib.contextmanager
 def _pillow_limits():
     """Make truncated files fail even if some other code told Pillow to accept them, and refuse
-    images past MAX_PIXELS before they are decoded, including ones nested in another (an icon's PNG)."""
+    images past MAX_PIXELS before they are decoded, including ones nested in another (an icon's
+    PNG): Pillow raises past twice its MAX_IMAGE_PIXELS, and only warns below."""
     from PIL import Image, ImageFile
 
     saved = ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS
-    ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = False, MAX_PIXELS
+    ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = False, MAX_PIXELS // 2
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             yield
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = saved
