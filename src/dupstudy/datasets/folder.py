@@ -62,7 +62,7 @@ class Entry:
 def load_folder(folder: str | os.PathLike, workers: int = 2, progress: bool = True) -> Prepared:
     """Decode every image under `folder` (a directory or a tar archive) into a Prepared set."""
     path = Path(folder)
-    if not path.exists():
+    if not (path.is_dir() or path.is_file()):
         raise FileNotFoundError(f"dataset folder {path} does not exist (a directory or a .tar.gz is expected)")
     rejected: list[tuple[str, str]] = []
     held = _Held()
