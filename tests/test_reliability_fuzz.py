@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import warnings
 import zlib
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def _formats() -> dict[str, tuple[str, str]]:
     for fmt in sorted(set(Image.SAVE) & set(Image.OPEN)):
         for mode in ("RGB", "L", "1"):
             try:
-                Image.new(mode, (4, 4)).save(io.BytesIO(), fmt)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)  # formats Pillow will drop are still read
+                    Image.new(mode, (4, 4)).save(io.BytesIO(), fmt)
             except Exception:  # no encoder here, or not for this mode
                 continue
             found[fmt] = (mode, ext.get(fmt, ".img"))

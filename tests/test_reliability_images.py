@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import tarfile
 from pathlib import Path
 
@@ -51,6 +52,11 @@ def _animated_gif() -> bytes:
     return _save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
 
 
+def _icon_holding(png: bytes) -> bytes:
+    """An .ico whose directory says 16x16 and whose one image is `png`, whatever its size."""
+    return struct.pack("<HHHBBBBHHII", 0, 1, 1, 16, 16, 0, 0, 1, 32, len(png), 22) + png
+
+
 def _noise(seed, fmt="PNG", size=(8, 8)) -> bytes:
     return _save(Image.fromarray(np.random.default_rng(seed).integers(0, 256, (*size[::-1], 3), np.uint8)), fmt)
 
@@ -77,6 +83,8 @@ REJECTED = {  # name -> words in its reason
     "train/cat/truncated.png": (lambda: _png[: len(_png) // 2], "truncated"),
     "train/dog/random.jpg": (lambda: np.random.default_rng(5).bytes(2048), "not an image"),
     "train/dog/bomb.png": (lambda: flat_png(30000, 30000), "decompression bomb"),  # 900 M pixels, ~110 KB
+    "train/dog/icon.ico": (lambda: _icon_holding(flat_png(5000, 5000)), "image too large"),  # 25 M pixels inside
+    "train/dog/drawing.eps": (lambda: _save(Image.new("RGB", (8, 8)), "EPS"), "Ghostscript"),  # never run
 }
 LINKS = {  # made by _tree, name -> words in its reason
     "train/dog/loop_a.png": "Too many levels of symbolic links",

@@ -33,10 +33,10 @@ SPLITS = ("train", "test")
 # Engineering limits, not study settings: together they keep loading any input under about
 # 1 GiB of memory (tests/test_reliability_memory.py measures it).
 MAX_FILE_BYTES = 64 << 20      # bytes read from one file or archive member: no usable image is larger
-MAX_PIXELS = 1 << 24           # 16.8 M pixels (4096x4096) per image: Pillow holds 4 bytes a pixel, and
-#                                converting to RGB needs a second copy, about 128 MiB a worker at most
+MAX_PIXELS = 1 << 24           # 16.8 M pixels (4096x4096) per image: Pillow holds 4 bytes a pixel and
+#                                converting to RGB a second copy; a worker decoding one peaks near 250 MiB
 MAX_DATASET_BYTES = 384 << 20  # the decoded dataset, N x H x W x 3 bytes, which is held in memory whole
-MAX_FILES = 200_000            # files or archive members listed: each costs about 1 KiB to keep track of
+MAX_FILES = 200_000            # files or archive members listed: each costs about 2 KiB to keep track of
 HELD_BYTES = 64 << 20          # archive members' bytes kept from the first pass for the second, which
 #                                then need not stream the archive again (tar headers cost as much as decoding)
 BATCH_FILES = 128              # files per batch sent to a worker: few round trips, and small batches
@@ -96,7 +96,7 @@ def load_folder(folder: str | os.PathLike, workers: int = 2, progress: bool = Tr
                 "resized": int(resized)})
 
 
-def _plan(path: Path, run, held: "_Held", rejected: list) -> tuple[str, list[Entry], tuple[int, int]]:
+def _plan(path: Path, run, held: _Held, rejected: list) -> tuple[str, list[Entry], tuple[int, int]]:
     """The first pass: list the files and read their headers. Returns the lone top folder looked
     through ('' if none), the entries to decode, and the (width, height) to decode them to."""
     headers = dict(run(_scan_batch, _payloads(_each_file(path, rejected), held), desc="scan images"))
@@ -404,12 +404,13 @@ def _scan_one(payload: str | bytes) -> tuple[int, int] | str:
 
 
 def _decode_batch(size: tuple[int, int], batch: list) -> list:
-    return [(key, _unusable_as_error(lambda: decode_image(_read(payload), size))) for key, payload in batch]
+    """[(key, decode_image's dict) or (key, {"error": why it cannot be used})]."""
+    return [(key, _decode_one(payload, size)) for key, payload in batch]
 
 
-def _unusable_as_error(work: Callable[[], dict]) -> dict:
+def _decode_one(payload: str | bytes, size: tuple[int, int]) -> dict:
     try:
-        return work()
+        return decode_image(_read(payload), size)
     except Unusable as err:
         return {"error": str(err)}
 
