@@ -197,9 +197,9 @@ import json, resource, sys
 from dupstudy.datasets.folder import load_folder
 
 p = load_folder(sys.argv[1], workers=2, progress=False)  # as `dupstudy dedup` and the ingest stage load it
-peak = {who: resource.getrusage(getattr(resource, who)).ru_maxrss * 1024 for who in ("RUSAGE_SELF", "RUSAGE_CHILDREN")}
-print(json.dumps({"main": peak["RUSAGE_SELF"], "worker": peak["RUSAGE_CHILDREN"], "shape": p.images.shape,
-                  "sources": list(p.manifest["source"]), "rejected": dict(zip(p.rejected["source"], p.rejected["reason"]))}))
+main, worker = (resource.getrusage(who).ru_maxrss * 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+print(json.dumps({"main": main, "worker": worker, "shape": p.images.shape, "sources": list(p.manifest["source"]),
+                  "rejected": dict(zip(p.rejected["source"], p.rejected["reason"]))}))
 """
 
 

@@ -49,11 +49,15 @@ FORMATS = _formats()
 
 # --- header rewrites that claim another size ------------------------------------------------
 
-def _fixed(offset: int, layout: str, swap: bool = False, minus: int = 0):
+def _fixed(offset: int, layout: str, height_first: bool = False, minus: int = 0):
+    """A claim for formats that store the size at a fixed offset, packed as `layout` (PCX stores
+    the last column and row: `minus` 1)."""
+    top = 65535 if layout.endswith("H") else 2**31 - 1
+    end = offset + struct.calcsize(layout)
+
     def claim(data: bytes, w: int, h: int) -> bytes:
-        big = (1 << (8 * struct.calcsize(layout[1]))) - 1
-        dims = ((h, w) if swap else (w, h))
-        return data[:offset] + struct.pack(layout, *(min(d - minus, big) for d in dims)) + data[offset + struct.calcsize(layout):]
+        dims = [min(d, top) - minus for d in ((h, w) if height_first else (w, h))]
+        return data[:offset] + struct.pack(layout, *dims) + data[end:]
     return claim
 
 
@@ -77,9 +81,9 @@ def _tiff(data: bytes, w: int, h: int) -> bytes:
     for i in range(struct.unpack_from(order + "H", data, ifd)[0]):
         at = ifd + 2 + 12 * i
         tag, kind = struct.unpack_from(order + "HH", data, at)
-        if tag in (256, 257):
-            value = w if tag == 256 else h
-            struct.pack_into(order + ("H" if kind == 3 else "I"), out, at + 8, min(value, 65535 if kind == 3 else 2**32 - 1))
+        if tag in (256, 257):  # ImageWidth, ImageLength: a SHORT (3) or a LONG
+            value = min(w if tag == 256 else h, 65535 if kind == 3 else 2**32 - 1)
+            struct.pack_into(order + ("H" if kind == 3 else "I"), out, at + 8, value)
     return bytes(out)
 
 
@@ -102,7 +106,7 @@ def _ppm(data: bytes, w: int, h: int) -> bytes:
 CLAIMS = {
     "PNG": _png, "JPEG": _jpeg, "TIFF": _tiff, "WEBP": _webp, "PPM": _ppm,
     "BMP": _fixed(18, "<ii"), "DIB": _fixed(4, "<ii"), "GIF": _fixed(6, "<HH"), "TGA": _fixed(12, "<HH"),
-    "QOI": _fixed(4, ">II"), "DDS": _fixed(12, "<II", swap=True), "SGI": _fixed(6, ">HH"),
+    "QOI": _fixed(4, ">II"), "DDS": _fixed(12, "<II", height_first=True), "SGI": _fixed(6, ">HH"),
     "PCX": _fixed(8, "<HH", minus=1),
 }
 
@@ -126,7 +130,8 @@ def fuzzed_file(draw) -> tuple[str, bytes]:
         data = data[:draw(st.integers(0, max(0, len(data) - 1)))]
     elif mutation == "flip" and data:
         out = bytearray(data)
-        for at, bit in draw(st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(0, 7)), min_size=1, max_size=8)):
+        bits = st.tuples(st.integers(0, len(data) - 1), st.integers(0, 7))
+        for at, bit in draw(st.lists(bits, min_size=1, max_size=8)):
             out[at] ^= 1 << bit
         data = bytes(out)
     elif mutation == "claim" and fmt in CLAIMS:
