@@ -190,3 +190,26 @@ def read_json(path: Path):
 def leftovers(folder: Path) -> list[str]:
     """Temporary siblings (.<name>.tmp-*) anywhere under `folder`."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*.tmp-*"))
+
+
+PROBE = r"""
+import json, resource, sys
+from dupstudy.datasets.folder import load_folder
+
+p = load_folder(sys.argv[1], workers=2, progress=False)  # as `dupstudy dedup` and the ingest stage load it
+main, worker = (resource.getrusage(who).ru_maxrss * 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+print(json.dumps({"main": main, "worker": worker, "shape": p.images.shape, "sources": list(p.manifest["source"]),
+                  "rejected": dict(zip(p.rejected["source"], p.rejected["reason"]))}))
+"""
+
+
+def load_measured(folder: Path, timeout: float = 300) -> dict:
+    """Load an image folder or archive in a fresh process with two decoding workers, as the tool
+    does; returns what it loaded and rejected, and `peak`: an upper bound of the bytes all its
+    processes held at once (the main process's peak RSS plus twice the largest worker's)."""
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(folder)], env=env(), capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"loading {folder} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    out = json.loads(proc.stdout.splitlines()[-1])
+    return {**out, "peak": out["main"] + 2 * out["worker"]}

@@ -1,7 +1,10 @@
 """`dupstudy dedup PATH --out DIR` on a plain image folder, outside the pipeline."""
 
+import io
+import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -74,8 +77,6 @@ def test_export_writes_the_deduplicated_folder_and_leaves_originals(tmp_path):
     after = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert before == after  # nothing deleted or moved
 
-    import tarfile
-
     archive = tmp_path / "images.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(root, arcname="images")
@@ -85,3 +86,86 @@ def test_export_writes_the_deduplicated_folder_and_leaves_originals(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (exp / "train/a/other.png").read_bytes() == (root / "train/a/other.png").read_bytes()
     assert len([p for p in exp.rglob("*") if p.is_file() and p.name != MARKER]) == 3
+
+
+def _dedup(root, out, *args):
+    proc = subprocess.run([str(BIN / "dupstudy"), "dedup", str(root), "--out", str(out), *args],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _files(folder: Path) -> dict[bytes, bytes]:
+    """Relative name (bytes, as on disk) -> content of every file under `folder` (the tool's marker aside)."""
+    return {os.fsencode(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and p.name != MARKER}
+
+
+def _png(rng) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(smooth(rng)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_links_out_of_the_folder_are_refused_and_never_exported(tmp_path):
+    """A link to a file outside the root (an image elsewhere, /etc/passwd) is listed in rejected.csv
+    and neither read nor exported; a link to a file inside the root is followed."""
+    rng = np.random.default_rng(2)
+    root = tmp_path / "images"
+    for name in ("train/cat/a.png", "train/dog/b.png", "test/cat/c.png"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(_png(rng))
+    (tmp_path / "elsewhere.png").write_bytes(_png(rng))
+    os.symlink(tmp_path / "elsewhere.png", root / "train/cat/outside.png")
+    os.symlink("/etc/passwd", root / "train/dog/passwd.png")
+    os.symlink("../../../images/train/dog/b.png", root / "test/cat/inside.png")  # up and back into the root
+
+    stdout = _dedup(root, tmp_path / "out", "--export", str(tmp_path / "exp"), "--export-mode", "copy")
+    assert "exported 2 train and 2 test images" in stdout and "not exported" not in stdout
+    rejected = pd.read_csv(tmp_path / "out/rejected.csv")
+    why = "symbolic link to a file outside the folder (not followed)"
+    assert dict(zip(rejected["source"], rejected["reason"])) == {"train/cat/outside.png": why,
+                                                                 "train/dog/passwd.png": why}
+    exported = _files(tmp_path / "exp")
+    assert sorted(exported) == [b"test/cat/c.png", b"test/cat/inside.png", b"train/cat/a.png", b"train/dog/b.png"]
+    assert exported[b"test/cat/inside.png"] == (root / "train/dog/b.png").read_bytes()
+
+
+def test_export_keeps_names_that_are_not_utf8(tmp_path):
+    """Files named with bytes that are not UTF-8 (shown with \\xNN escapes in the tables, see
+    tests/test_reliability_images.py) are exported under their own names, from a folder and from
+    an archive of it."""
+    rng = np.random.default_rng(3)
+    root = tmp_path / "images"
+    names = [b"train/a/caf\xe9.png", b"train/b/\xff\xfe.png", b"test/a/ok.png"]
+    for name in names:
+        path = Path(os.fsdecode(bytes(root) + b"/" + name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_png(rng))
+    archive = tmp_path / "images.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(root, arcname="images")
+    for source in (root, archive):
+        exp = tmp_path / f"export-{source.name}"
+        stdout = _dedup(source, tmp_path / f"out-{source.name}", "--export", str(exp), "--export-mode", "copy")
+        assert "exported 2 train and 1 test images" in stdout and "not exported" not in stdout
+        assert _files(exp) == _files(root)
+    assert pd.read_csv(tmp_path / "out-images/rejected.csv").empty
+
+
+def test_export_refuses_a_file_changed_since_it_was_analysed(tmp_path):
+    from dupstudy.datasets.folder import load_folder
+    from dupstudy.dedup.export import export_folder
+
+    rng = np.random.default_rng(4)
+    for name in ("train/a/x.png", "train/a/y.png", "test/a/z.png"):
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(_png(rng))
+    p = load_folder(tmp_path / "in", workers=1, progress=False)
+    (tmp_path / "in/train/a/y.png").write_bytes(_png(rng))
+    (tmp_path / "in/test/a/z.png").unlink()
+    done = export_folder(p, p.split_ids("train"), tmp_path / "exp", mode="link")
+    assert (done["train"], done["test"]) == (1, 0)
+    assert done["failed"] == [("test/a/z.png", "not found in the source (moved or deleted since it was analysed)"),
+                              ("train/a/y.png", "changed since it was analysed (sha256 differs); not exported")]
+    assert sorted(_files(tmp_path / "exp")) == [b"train/a/x.png"]

@@ -6,6 +6,8 @@ no partial output that looks complete."""
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import tarfile
 
 import numpy as np
@@ -108,3 +110,68 @@ def test_ingest_of_whole_archive_works(tmp_path):
     proc = stage("ingest", tmp_path, "--out", "data/prepared")
     assert f"{len(HOSTILE) + 2} rejected" in proc.stdout
     assert np.load(tmp_path / "data" / "prepared" / "images.npy").shape == (3, 8, 8, 3)
+
+
+def test_members_with_one_path_are_read_once_and_exported_as_analysed(tmp_path):
+    """`a/b.png`, `./a/b.png` and `a//b.png` extract to one file: the first member is analysed and
+    exported, the later ones are listed; a `./`-prefixed member on its own is used like any other."""
+    from dupstudy.dedup.export import export_folder
+
+    red, blue, green = _png((255, 0, 0)), _png((0, 0, 255)), _png((0, 255, 0))
+    archive = tmp_path / "data.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in [("data/train/cat/a.png", red), ("./data/train/cat/a.png", blue),
+                           ("data//train/cat/a.png", green), ("./data/train/dog/b.png", blue),
+                           ("./data/test/cat/c.png", green)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    p = load_folder(archive, workers=1, progress=False)
+    assert list(p.manifest["source"]) == ["train/cat/a.png", "train/dog/b.png", "test/cat/c.png"]
+    assert tuple(p.images[0, 0, 0]) == (255, 0, 0)
+    why = "another file has the same name (as shown here); the first one is used"
+    assert list(zip(p.rejected["source"], p.rejected["reason"])) == [
+        ("train/cat/a.png", f"{why} (member './data/train/cat/a.png')"),
+        ("train/cat/a.png", f"{why} (member 'data//train/cat/a.png')")]
+
+    done = export_folder(p, p.split_ids("train"), tmp_path / "exp")
+    assert (done["train"], done["test"], done["failed"]) == (2, 1, [])
+    exported = {f.relative_to(tmp_path / "exp").as_posix(): f.read_bytes() for f in (tmp_path / "exp").rglob("*.png")}
+    assert exported == {"train/cat/a.png": red, "train/dog/b.png": blue, "test/cat/c.png": green}
+
+
+@pytest.mark.parametrize("kind", ["pax", "long name"])
+def test_oversized_extended_header_is_refused_before_it_is_read(tmp_path, kind):
+    """tarfile reads a pax header or a GNU long name whole into memory: past 1 MiB the archive is
+    refused (a real one holds a path and a few fields)."""
+    archive = tmp_path / "data.tar.gz"
+    with tarfile.open(archive, "w:gz", format=tarfile.PAX_FORMAT if kind == "pax" else tarfile.GNU_FORMAT) as tar:
+        data = _png((255, 0, 0))
+        info = tarfile.TarInfo("data/train/cat/" + ("a" * (2 << 20) if kind == "long name" else "a") + ".png")
+        info.size = len(data)
+        if kind == "pax":
+            info.pax_headers = {"comment": "x" * (2 << 20)}
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(UnsafeArchiveError, match=r"refusing the archive: extended header of 2,0\d\d,\d\d\d bytes, "
+                                                 r"past the 1 MiB cap"):
+        load_folder(archive, workers=1, progress=False)
+
+
+def _gnu_tar() -> bool:
+    tar = shutil.which("tar")
+    return bool(tar) and "GNU tar" in subprocess.run([tar, "--version"], capture_output=True, text=True).stdout
+
+
+@pytest.mark.skipif(not _gnu_tar(), reason="needs GNU tar to write sparse members")
+@pytest.mark.parametrize("fmt", ["gnu", "pax"])
+def test_sparse_member_is_refused(tmp_path, fmt):
+    """tarfile collects a sparse member's block map in a list as long as the archive says: refused."""
+    sparse = tmp_path / "data/train/cat/s.png"
+    sparse.parent.mkdir(parents=True)
+    with open(sparse, "wb") as f:
+        f.truncate(1 << 20)
+        f.seek(1 << 19)
+        f.write(b"x")
+    subprocess.run(["tar", "--sparse", f"--format={fmt}", "-czf", "data.tar.gz", "data"], cwd=tmp_path, check=True)
+    with pytest.raises(UnsafeArchiveError, match="refusing the archive: GNU sparse member"):
+        load_folder(tmp_path / "data.tar.gz", workers=1, progress=False)

@@ -12,7 +12,6 @@ import io
 import os
 import struct
 import tarfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from PIL import Image
 from dupstudy.datasets import prepared
 from dupstudy.datasets.folder import load_folder
 from dupstudy.dedup import find_duplicates
+from image_helpers import flat_png
 from reliability_tiny import stage, write_params
 
 NON_UTF8 = os.fsdecode(b"train/dog/caf\xe9.png")  # Latin-1 name, not valid UTF-8
@@ -32,17 +32,6 @@ def _save(img, fmt, **kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **kw)
     return buf.getvalue()
-
-
-def _png_bomb(w=30000, h=30000) -> bytes:
-    """A 30000x30000 1-bit PNG of ~110 KB: 900 M pixels once decoded."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    z = zlib.compressobj(9)
-    row = b"\0" * (1 + (w + 7) // 8)
-    idat = b"".join(z.compress(row) for _ in range(h)) + z.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0))
-            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
 def _exif_rotated() -> bytes:
@@ -61,6 +50,11 @@ def _palette_transparent() -> bytes:
 def _animated_gif() -> bytes:
     frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 0, 255))]
     return _save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
+def _icon_holding(png: bytes) -> bytes:
+    """An .ico whose directory says 16x16 and whose one image is `png`, whatever its size."""
+    return struct.pack("<HHHBBBBHHII", 0, 1, 1, 16, 16, 0, 0, 1, 32, len(png), 22) + png
 
 
 def _noise(seed, fmt="PNG", size=(8, 8)) -> bytes:
@@ -88,7 +82,9 @@ REJECTED = {  # name -> words in its reason
     "train/cat/truncated.jpg": (lambda: _jpeg[: len(_jpeg) // 2], "truncated"),
     "train/cat/truncated.png": (lambda: _png[: len(_png) // 2], "truncated"),
     "train/dog/random.jpg": (lambda: np.random.default_rng(5).bytes(2048), "not an image"),
-    "train/dog/bomb.png": (_png_bomb, "decompression bomb"),
+    "train/dog/bomb.png": (lambda: flat_png(30000, 30000), "decompression bomb"),  # 900 M pixels, ~110 KB
+    "train/dog/icon.ico": (lambda: _icon_holding(flat_png(5000, 5000)), "image too large"),  # 25 M pixels inside
+    "train/dog/drawing.eps": (lambda: _save(Image.new("RGB", (8, 8)), "EPS"), "Ghostscript"),  # never run
 }
 LINKS = {  # made by _tree, name -> words in its reason
     "train/dog/loop_a.png": "Too many levels of symbolic links",
@@ -178,14 +174,14 @@ def test_unreadable_file_is_rejected_with_its_reason(tmp_path, monkeypatch):
     if os.geteuid() != 0:
         locked.chmod(0)
     else:
-        real = Path.read_bytes
+        real = Path.open
 
-        def read_bytes(self):
+        def open_(self, *args, **kwargs):
             if self.name == "locked.png":
                 raise PermissionError(13, "Permission denied", str(self))
-            return real(self)
+            return real(self, *args, **kwargs)
 
-        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+        monkeypatch.setattr(Path, "open", open_)
     try:
         p = load_folder(tmp_path, workers=1, progress=False)
     finally:

@@ -13,8 +13,8 @@ import tarfile
 import urllib.error
 import urllib.request
 import zlib
-from pathlib import Path, PurePosixPath
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 from ..errors import BadInput
 
@@ -124,7 +124,7 @@ def _fetch(url: str, part: Path, timeout: float, progress: bool) -> None:
 def member_problem(member: tarfile.TarInfo) -> str | None:
     """Why `member` must not be read, or None when it is a plain file at a safe path."""
     parts = member.name.replace("\\", "/").split("/")
-    if member.name.startswith(("/", "\\")) or PurePosixPath(member.name).is_absolute() or ".." in parts:
+    if member.name.startswith(("/", "\\")) or ".." in parts:
         return "unsafe path in archive (absolute or contains '..')"
     if not member.isfile():
         kind = "symlink" if member.issym() else "hard link" if member.islnk() else "special file"
@@ -132,30 +132,107 @@ def member_problem(member: tarfile.TarInfo) -> str | None:
     return None
 
 
-def iter_tar_files(path: str | os.PathLike, refused: list[tuple[str, str]] | None = None
-                   ) -> Iterator[tuple[str, bytes]]:
-    """Yield (name, bytes) of each regular file in a tar archive, in archive order, in memory.
+# tarfile reads a long-name or pax header whole into memory before it returns the member it
+# describes; real ones hold a path and a few fields, so anything bigger is an attack on memory.
+MAX_HEADER_BYTES = 1 << 20
+_HEADER_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+                 tarfile.SOLARIS_XHDTYPE)
 
-    Directories are skipped. Any other member that is not a plain file at a safe path raises
-    UnsafeArchiveError, or, when a `refused` list is given, is appended to it as (name, reason).
+
+class _HeaderRefused(tarfile.TarError):
+    pass
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses, before tarfile reads them, extended headers past MAX_HEADER_BYTES
+    and GNU sparse members, whose block maps tarfile collects in a list as long as the archive says."""
+
+    def _proc_member(self, tar):
+        if self.type in _HEADER_TYPES and self.size > MAX_HEADER_BYTES:
+            raise _HeaderRefused(f"extended header of {self.size:,} bytes, past the {mib(MAX_HEADER_BYTES)} cap")
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise _HeaderRefused("GNU sparse member (not supported)")
+        return super()._proc_member(tar)
+
+    def _proc_gnusparse_10(self, next, pax_headers, tar):  # noqa: A002 (tarfile's own names)
+        raise _HeaderRefused("GNU sparse member (not supported)")
+
+
+def mib(n: int) -> str:
+    """A cap for messages: '64 MiB', or '384 bytes' below one MiB."""
+    return f"{n / (1 << 20):g} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+def iter_tar_members(path: str | os.PathLike, refused: list[tuple[str, str]] | None = None, *,
+                     max_bytes: int | None = None, max_members: int | None = None
+                     ) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """Yield (name, read) of each regular file in a tar archive, in archive order, never extracted:
+    `read()` returns the member's bytes and works until the next member is yielded, so members
+    nobody reads are skipped without being held in memory.
+
+    Directories are skipped. A member that is not a plain file at a safe path, or is larger than
+    `max_bytes`, raises UnsafeArchiveError or, when a `refused` list is given, is appended to it
+    as (name, reason). Past `max_members` members (directories included), the same happens to the
+    next one and reading stops there.
     """
     try:
-        with tarfile.open(path, "r:*") as tar:
-            for member in tar:
+        with tarfile.open(path, "r:*", tarinfo=_BoundedTarInfo) as tar:
+            for count, member in enumerate(_members(tar), 1):
+                if max_members is not None and count > max_members:
+                    _refuse(path, member, f"archive holds more than {max_members:,} members: this one and "
+                                          f"the rest were not read", refused)
+                    return
                 if member.isdir():
                     continue
                 problem = member_problem(member)
+                if not problem and max_bytes is not None and member.size > max_bytes:
+                    problem = f"member expands to {member.size:,} bytes, past the {mib(max_bytes)} cap"
                 if problem:
-                    if refused is None:
-                        raise UnsafeArchiveError(f"{path}: refusing member {member.name!r}: {problem}")
-                    refused.append((member.name, problem))
+                    _refuse(path, member, problem, refused)
                     continue
-                f = tar.extractfile(member)
-                yield member.name, f.read() if f is not None else b""
+                yield member.name, lambda member=member: _read(path, tar, member)
             # Read past the end-of-archive blocks to the end of the stream, so a compressed
             # archive cut short after its last member still fails its length and CRC check.
             while tar.fileobj.read(1 << 20):
                 pass
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:  # gzip/bz2/lzma errors are OSError/EOFError
-        raise CorruptArchiveError(f"{path}: truncated or corrupt archive ({type(err).__name__}: {err}); "
-                                  f"nothing was written: fetch or build the archive again") from err
+    except _HeaderRefused as err:
+        raise UnsafeArchiveError(f"{path}: refusing the archive: {err}") from None
+    except _READ_ERRORS as err:
+        raise _corrupt(path, err) from err
+
+
+def iter_tar_files(path: str | os.PathLike, refused: list[tuple[str, str]] | None = None, *,
+                   max_bytes: int | None = None) -> Iterator[tuple[str, bytes]]:
+    """Yield (name, bytes) of each regular file, as iter_tar_members does."""
+    for name, read in iter_tar_members(path, refused, max_bytes=max_bytes):
+        yield name, read()
+
+
+def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """Each member in turn, without the list of all members read so far that tarfile keeps
+    (it grows with the archive, and nothing here looks members up by name)."""
+    while (member := tar.next()) is not None:
+        tar.members.clear()
+        yield member
+
+
+def _refuse(path, member: tarfile.TarInfo, problem: str, refused: list | None) -> None:
+    if refused is None:
+        raise UnsafeArchiveError(f"{path}: refusing member {member.name!r}: {problem}")
+    refused.append((member.name, problem))
+
+
+def _read(path, tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    try:
+        f = tar.extractfile(member)
+        return f.read() if f is not None else b""
+    except _READ_ERRORS as err:
+        raise _corrupt(path, err) from err
+
+
+_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)  # gzip/bz2/lzma errors are OSError/EOFError
+
+
+def _corrupt(path, err: Exception) -> CorruptArchiveError:
+    return CorruptArchiveError(f"{path}: truncated or corrupt archive ({type(err).__name__}: {err}); "
+                               f"nothing was written: fetch or build the archive again")

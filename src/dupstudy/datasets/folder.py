@@ -1,96 +1,156 @@
 """Images in a tree <root>/<split>/<class>/<file>, given as a directory or a .tar.gz of one.
 
 Splits are `train` and `test`; anything else is listed in `rejected`, as is every file that
-cannot be decoded, so one bad file never stops a run. A tar archive is read in memory and
-never extracted. A lone top-level folder (e.g. `cifar10-jpg/`) is looked through.
+cannot be decoded, so one bad file never stops a run. A tar archive is streamed, never
+extracted. A lone top-level folder (e.g. `cifar10-jpg/`) is looked through.
+
+Memory stays bounded whatever the input holds: a first pass reads only image headers to choose
+the common size, a second decodes in small batches straight into the preallocated array, and
+every file, image and the dataset as a whole has a cap (below); what passes a cap is rejected.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import os
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from ..errors import BadInput
 from ..outdir import MARKER
-from .download import iter_tar_files
+from .download import iter_tar_members, mib
 from .prepared import MANIFEST_COLUMNS, Prepared, pixel_md5
 
 SPLITS = ("train", "test")
-MAX_PIXELS = 50_000_000  # larger images are refused as possible decompression bombs
+
+# Engineering limits, not study settings: together they keep loading any input under about
+# 1 GiB of memory (tests/test_reliability_memory.py measures it).
+MAX_FILE_BYTES = 64 << 20      # bytes read from one file or archive member: no usable image is larger
+MAX_PIXELS = 1 << 24           # 16.8 M pixels (4096x4096) per image: Pillow holds 4 bytes a pixel and
+#                                converting to RGB a second copy; a worker decoding one peaks near 250 MiB
+MAX_DATASET_BYTES = 384 << 20  # the decoded dataset, N x H x W x 3 bytes, which is held in memory whole
+MAX_FILES = 200_000            # files or archive members listed: each costs about 2 KiB to keep track of
+HELD_BYTES = 64 << 20          # archive members' bytes kept from the first pass for the second, which
+#                                then need not stream the archive again (tar headers cost as much as decoding)
+BATCH_FILES = 128              # files per batch sent to a worker: few round trips, and small batches
+BATCH_BYTES = 16 << 20         # file bytes plus decoded pixels per batch (one file at least)
+IN_FLIGHT_BYTES = 32 << 20     # the same, summed over the batches sent and not yet back (one batch at least)
+
+ORIENTATION = 0x0112  # EXIF tag
+EXTERNAL_FORMATS = ("EPS",)  # Pillow hands these to another program (Ghostscript) to decode
 
 
 class NoImages(BadInput, ValueError):
     """The folder or archive holds no image the tool can use."""
 
 
-@dataclass(frozen=True)
+class Unusable(Exception):
+    """A file that cannot be used; the message is its reason in rejected.csv."""
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
-    rel: str            # "<split>/<class>/<file>", relative to the data root
+    rel: str    # "<split>/<class>/<file>" below the data root, undecodable bytes written as \xNN
+    name: str   # the file's name as listed (top folder included), as the file system spells it
     split: str
     cls: str
-    item: str | bytes   # a file path (directory source) or the file's bytes (tar source)
 
 
 def load_folder(folder: str | os.PathLike, workers: int = 2, progress: bool = True) -> Prepared:
     """Decode every image under `folder` (a directory or a tar archive) into a Prepared set."""
     path = Path(folder)
-    rejected: list[tuple[str, str]] = []
-    if path.is_dir():
-        files = _list_dir(path, rejected)
-    elif path.is_file():
-        files = _list_tar(path, rejected)
-    else:
+    if not (path.is_dir() or path.is_file()):
         raise NoImages(f"dataset folder {path} does not exist (a directory or a .tar.gz is expected)")
-    top = _lone_top(list(files))
-    rejected = [(name.removeprefix(top), why) for name, why in rejected]  # names relative to the data root
-    entries = _layout({name.removeprefix(top): item for name, item in files.items()}, rejected)
-    classes = sorted({e.cls for e in entries})
-    results = _decode_all([e.item for e in entries], workers, progress)
-
-    good = [(e, r) for e, r in zip(entries, results) if "error" not in r]
-    rejected += [(e.rel, r["error"]) for e, r in zip(entries, results) if "error" in r]
-    if not good:
-        raise NoImages(f"{path}: no usable images under <split>/<class>/<file> "
-                         f"({len(rejected)} rejected, e.g. {rejected[:3]})")
-    # Most common size wins; ties go to the larger image, then to the smaller (w, h).
-    sizes = Counter((r["width"], r["height"]) for _, r in good)
-    width, height = min(sizes, key=lambda s: (-sizes[s], -s[0] * s[1], s))
-    images = np.stack([_fit(r["image"], width, height) for _, r in good])
+    rejected: list[tuple[str, str]] = []
+    held = _Held()
+    with _runner(workers, progress) as run:
+        top, entries, size = _plan(path, run, held, rejected)
+        images, decoded = _decode_all(path, held, entries, size, run, rejected)
+    if not decoded:
+        raise _no_images(path, rejected)
+    good = [entries[row] for row in decoded]
+    meta = list(decoded.values())
+    classes = sorted({e.cls for e in good})
     index = {c: i for i, c in enumerate(classes)}
     manifest = pd.DataFrame({
         "id": np.arange(len(good), dtype=np.int64),
-        "split": [e.split for e, _ in good],
-        "label": np.array([index[e.cls] for e, _ in good], dtype=np.int64),
-        "source": [e.rel for e, _ in good],
-        "width": [r["width"] for _, r in good],   # before resizing, after EXIF orientation
-        "height": [r["height"] for _, r in good],
-        "format": [r["format"] for _, r in good],
-        "file_size": [r["file_size"] for _, r in good],
-        "file_sha256": [r["file_sha256"] for _, r in good],
-        "pixel_md5": [pixel_md5(im) for im in images],
+        "split": [e.split for e in good],
+        "label": np.array([index[e.cls] for e in good], dtype=np.int64),
+        "source": [e.rel for e in good],
+        "width": [m["width"] for m in meta],   # before resizing, after EXIF orientation
+        "height": [m["height"] for m in meta],
+        "format": [m["format"] for m in meta],
+        "file_size": [m["file_size"] for m in meta],
+        "file_sha256": [m["file_sha256"] for m in meta],
+        "pixel_md5": [m["pixel_md5"] for m in meta],
     })[MANIFEST_COLUMNS]
+    resized = sum((m["width"], m["height"]) != size for m in meta)
     return Prepared(
         name="folder", classes=classes, images=images, labels=manifest["label"].to_numpy(),
         manifest=manifest,
         rejected=pd.DataFrame(sorted(rejected), columns=["source", "reason"]),
-        source={"name": "folder", "folder": str(folder), "top": top.rstrip("/"),
-                "size": [height, width], "resized": int(sum(n for s, n in sizes.items() if s != (width, height)))})
+        source={"name": "folder", "folder": str(folder), "top": top, "size": [size[1], size[0]],
+                "resized": int(resized)})
+
+
+def _plan(path: Path, run, held: _Held, rejected: list) -> tuple[str, list[Entry], tuple[int, int]]:
+    """The first pass: list the files and read their headers. Returns the lone top folder looked
+    through ('' if none), the entries to decode, and the (width, height) to decode them to."""
+    headers = dict(run(_scan_batch, _payloads(_each_file(path, rejected), held), desc="scan images"))
+    top = _lone_top(list(headers))
+    rejected[:] = [(_below(name, top), why) for name, why in rejected]
+    entries = _layout(headers, top, rejected)
+    rejected += [(e.rel, headers[e.name]) for e in entries if isinstance(headers[e.name], str)]
+    entries = [e for e in entries if not isinstance(headers[e.name], str)]
+    if not entries:
+        raise _no_images(path, rejected)
+    size = _common_size(headers[e.name] for e in entries)
+    return top, _within_budget(entries, *size, rejected), size
+
+
+def _no_images(path: Path, rejected: list) -> NoImages:
+    if not rejected:
+        return NoImages(f"{path}: no files found; expected images at <split>/<class>/<file> with split train or test")
+    return NoImages(f"{path}: no usable images under <split>/<class>/<file> "
+                    f"({len(rejected)} rejected, e.g. {sorted(rejected)[:3]})")
+
+
+def find_files(folder: str | os.PathLike, top: str, rels: set[str]) -> Iterator[tuple[str, str, str | bytes]]:
+    """(rel, name, content) for each file of `rels` (manifest sources) under `folder`, found by the
+    rules load_folder follows (the same member of an archive, links kept inside the folder):
+    `name` spells the path below the data root as the file system does, `content` is the path to
+    read (a directory) or the member's bytes (an archive)."""
+    for name, where in _each_file(Path(folder), []):
+        below = _below(name, top)
+        if _utf8(below) in rels:
+            yield _utf8(below), below, where() if callable(where) else where
 
 
 # --- listing -------------------------------------------------------------------------------
 
+def _each_file(path: Path, rejected: list) -> Iterator[tuple[str, str | Callable[[], bytes]]]:
+    """(name, where) of each file, once per name as shown in tables: `where` is the path to read
+    (a directory), or a function that returns the member's bytes until the next one (an archive)."""
+    if path.is_dir():
+        yield from _list_dir(path, rejected).items()
+    else:
+        yield from _archive_files(path, rejected)
+
+
 def _list_dir(root: Path, rejected: list) -> dict[str, str]:
-    """Relative posix name -> path of every file; workers read the bytes themselves."""
-    files = {}
+    """Relative posix name -> path to read, of every file that stays inside `root`."""
+    files: dict[str, str] = {}
+    shown: set[str] = set()
+    inside = os.path.realpath(root)
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
@@ -99,12 +159,28 @@ def _list_dir(root: Path, rejected: list) -> dict[str, str]:
             rejected.append((rel + "/", "symbolic link to a folder (not followed)"))
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
-            rel = _utf8(Path(full).relative_to(root).as_posix())
-            if os.path.isfile(full):
-                files[rel] = full
+            rel = Path(full).relative_to(root).as_posix()
+            if len(files) + len(rejected) >= MAX_FILES:
+                rejected.append((_utf8(rel), f"more than {MAX_FILES:,} files: this one and the rest were not read"))
+                return files
+            problem = _duplicate_name(rel, shown) or _outside(full, inside)
+            if problem:
+                rejected.append((_utf8(rel), problem))
+            elif os.path.isfile(full):
+                files[rel] = os.path.realpath(full) if os.path.islink(full) else full
             else:
-                rejected.append((rel, _not_a_file(full)))
+                rejected.append((_utf8(rel), _not_a_file(full)))
     return files
+
+
+def _outside(path: str, root: str) -> str | None:
+    """Why a symbolic link must not be followed: it leads out of the root (to /etc/passwd, say)."""
+    if not os.path.islink(path):
+        return None
+    target = os.path.realpath(path)
+    if os.path.commonpath([target, root]) != root:
+        return "symbolic link to a file outside the folder (not followed)"
+    return None
 
 
 def _not_a_file(path: str) -> str:
@@ -121,32 +197,57 @@ def _utf8(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
-def _list_tar(archive: Path, rejected: list) -> dict[str, bytes]:
-    """Relative posix name -> bytes of every safe regular member; the rest go to `rejected`."""
+def _duplicate_name(name: str, shown: set[str]) -> str | None:
+    """Two files whose names show the same in tables (`a/b.png` and `./a/b.png` in an archive, or a
+    name with the bytes \\xe9 and one spelled with a backslash) would be one row: the first is kept."""
+    if _utf8(name) in shown:
+        return "another file has the same name (as shown here); the first one is used"
+    shown.add(_utf8(name))
+    return None
+
+
+def _archive_files(archive: Path, rejected: list) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """(name, read) of each safe regular member, named without `.` and empty path parts; members
+    refused, and later members with the name of an earlier one, go to `rejected`."""
     refused: list[tuple[str, str]] = []
-    files = {_clean(name): data for name, data in iter_tar_files(archive, refused)}
-    rejected += [(_utf8(name) if name.startswith("/") else _clean(name), why) for name, why in refused]
-    return files
+    shown: set[str] = set()
+    try:
+        for member, read in iter_tar_members(archive, refused, max_bytes=MAX_FILE_BYTES, max_members=MAX_FILES):
+            name = _clean(member)
+            problem = _duplicate_name(name, shown)
+            if problem:
+                rejected.append((_utf8(name), f"{problem} (member {_utf8(member)!r})"))
+            else:
+                yield name, read
+    finally:
+        rejected += [(_utf8(name if name.startswith("/") else _clean(name)), why) for name, why in refused]
 
 
 def _clean(name: str) -> str:
-    return _utf8("/".join(p for p in name.split("/") if p not in ("", ".")))
+    return "/".join(p for p in name.split("/") if p not in ("", "."))
 
 
 def _lone_top(names: list[str]) -> str:
-    """'<top>/' when every file sits under one folder that holds the splits, else ''."""
+    """'<top>' (as shown) when every file sits under one folder that holds the splits, else ''."""
     tops = {n.split("/", 1)[0] for n in names if not n.startswith(".")}
     if len(tops) != 1:
         return ""
     top = tops.pop()
     inner = [n.split("/")[1] for n in names if n.startswith(top + "/") and n.count("/") >= 2]
-    return top + "/" if top not in SPLITS and any(s in SPLITS for s in inner) else ""
+    return _utf8(top) if top not in SPLITS and any(s in SPLITS for s in inner) else ""
 
 
-def _layout(files: dict[str, str | bytes], rejected: list) -> list[Entry]:
+def _below(name: str, top: str) -> str:
+    """`name` relative to the data root: without the lone top folder (`top`, as shown), if any."""
+    head, _, rest = name.partition("/")
+    return rest if top and rest and _utf8(head) == top else name
+
+
+def _layout(names: Iterable[str], top: str, rejected: list) -> list[Entry]:
     """Keep files at <train|test>/<class>/<file>, sorted by split, class, file name."""
     entries, other_splits = [], Counter()
-    for rel, item in files.items():
+    for name in names:
+        rel = _utf8(_below(name, top))
         parts = rel.split("/")
         if rel == MARKER:  # a folder this tool exported: its marker is not data
             continue
@@ -157,76 +258,253 @@ def _layout(files: dict[str, str | bytes], rejected: list) -> list[Entry]:
         elif parts[0] not in SPLITS:
             other_splits[parts[0]] += 1
         else:
-            entries.append(Entry(rel, parts[0], parts[1], item))
+            entries.append(Entry(rel, name, parts[0], parts[1]))
     for split, n in sorted(other_splits.items()):
         why = f"split folder {split!r} ignored ({n} file{'s' * (n != 1)}): only 'train' and 'test' are allowed"
         rejected.append((f"{split}/", why))
     return sorted(entries, key=lambda e: (SPLITS.index(e.split), e.cls, e.rel))
 
 
-# --- decoding ------------------------------------------------------------------------------
+# --- sizes ---------------------------------------------------------------------------------
 
-def _decode_all(items: list, workers: int, progress: bool) -> list[dict]:
-    from tqdm import tqdm
-
-    bar = {"total": len(items), "desc": "decode images", "unit": "img", "disable": not progress}
-    if workers > 1 and len(items) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        chunk = max(1, min(256, len(items) // (8 * workers)))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            return list(tqdm(pool.map(_decode_item, items, chunksize=chunk), **bar))  # keeps order
-    return [_decode_item(item) for item in tqdm(items, **bar)]
+def _common_size(sizes: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    """The most common (width, height); ties go to the larger image, then to the smaller (w, h)."""
+    counts = Counter(sizes)
+    return min(counts, key=lambda s: (-counts[s], -s[0] * s[1], s))
 
 
-def _decode_item(item: str | bytes) -> dict:
-    if isinstance(item, bytes):
-        return decode_image(item)
-    try:
-        return decode_image(Path(item).read_bytes())
-    except OSError as err:
-        return {"error": f"cannot read file: {err}"}
+def _within_budget(entries: list[Entry], width: int, height: int, rejected: list) -> list[Entry]:
+    """The first entries whose decoded pixels fit MAX_DATASET_BYTES; the rest are rejected."""
+    fit = MAX_DATASET_BYTES // (width * height * 3)
+    why = (f"not loaded: {len(entries):,} images of {width}x{height} pass the {mib(MAX_DATASET_BYTES)} cap "
+           f"on the decoded dataset; the first {fit:,} (train first, then by class and name) were kept")
+    rejected += [(e.rel, why) for e in entries[fit:]]
+    return entries[:fit]
 
 
-def decode_image(data: bytes) -> dict:
-    """File bytes -> {"image": uint8 (H, W, 3), width, height, format, file_size, file_sha256},
-    or {"error": reason}. Never raises for bad input."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+# --- the two passes ------------------------------------------------------------------------
 
-    if not data:
-        return {"error": "empty file (0 bytes)"}
-    info = {"file_size": len(data), "file_sha256": hashlib.sha256(data).hexdigest()}
-    try:
-        with _strict_pil(), Image.open(io.BytesIO(data)) as im:
-            fmt = im.format
-            if im.width * im.height > MAX_PIXELS:
-                return {"error": f"too many pixels ({im.width}x{im.height} > {MAX_PIXELS:,}): "
-                                 f"possible decompression bomb"}
-            im.load()  # decode now, so truncated files fail here
-            rgb = to_rgb(ImageOps.exif_transpose(im))
-    except Image.DecompressionBombError as err:
-        return {"error": f"possible decompression bomb: {err}"}
-    except UnidentifiedImageError:
-        return {"error": "not an image Pillow can read"}
-    except Exception as err:  # truncated, corrupt, unsupported: record and go on
-        return {"error": f"corrupt or truncated image: {type(err).__name__}: {err}"}
-    return {**info, "image": np.asarray(rgb, dtype=np.uint8), "width": rgb.width, "height": rgb.height,
-            "format": fmt or ""}
+class _Held:
+    """Archive members' bytes read by the first pass, kept for the second while all of them fit
+    HELD_BYTES; past that none are kept, and the second pass streams the archive again."""
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        self.size, self.whole = 0, True
+
+    def add(self, name: str, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > HELD_BYTES:
+            self.files.clear()
+            self.whole = False
+        elif self.whole:
+            self.files[name] = data
+
+
+def _payloads(files: Iterable[tuple[str, str | Callable[[], bytes]]], held: _Held | None = None
+              ) -> Iterator[tuple[str, str | bytes]]:
+    """(key, path or bytes): archive members are read here (and kept in `held`), files on disk by the workers."""
+    for key, where in files:
+        if callable(where):
+            where = where()
+            if held is not None:
+                held.add(key, where)
+        yield key, where
+
+
+def _decode_all(path: Path, held: _Held, entries: list[Entry], size: tuple[int, int], run, rejected: list
+                ) -> tuple[np.ndarray, dict[int, dict]]:
+    """Decode `entries` into rows of one preallocated array; returns the array (rows of images that
+    failed removed) and {row: metadata} of those that did not, in row order."""
+    width, height = size
+    images = np.empty((len(entries), height, width, 3), np.uint8)  # pages are taken as rows are filled
+    rows = {e.name: row for row, e in enumerate(entries)}
+    if held.whole and held.files:  # an archive read whole by the first pass
+        wanted = ((rows[name], held.files.pop(name)) for name in list(rows))
+    else:
+        wanted = _payloads((rows[name], where) for name, where in _each_file(path, []) if name in rows)
+    decoded: dict[int, dict] = {}
+    seen = set()
+    for row, result in run(functools.partial(_decode_batch, size), wanted, total=len(entries),
+                           desc="decode images", out_bytes=width * height * 3):
+        seen.add(row)
+        if "error" in result:
+            rejected.append((entries[row].rel, result["error"]))
+        else:
+            images[row] = result.pop("image")
+            decoded[row] = result
+    rejected += [(e.rel, "gone when it was decoded") for row, e in enumerate(entries) if row not in seen]
+    keep = sorted(decoded)
+    for new, old in enumerate(keep):  # move rows up over the failed ones, in place
+        if new != old:
+            images[new] = images[old]
+    return images[:len(keep)], {row: decoded[row] for row in keep}
 
 
 @contextlib.contextmanager
-def _strict_pil():
-    """Make truncated files fail even if some other code told Pillow to accept them."""
+def _runner(workers: int, progress: bool):
+    """A function that maps a batch function over (key, payload) items, in worker processes when
+    `workers` > 1, and yields (key, result) in order."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        yield functools.partial(_run, pool, workers, progress)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _run(pool, workers: int, progress: bool, fn, items: Iterable, *, desc: str, total: int | None = None,
+         out_bytes: int = 0) -> Iterator[tuple]:
+    from tqdm import tqdm
+
+    batches = _batches(items, out_bytes)
+    if pool is not None:
+        results = _bounded_map(pool, fn, batches, 2 * workers)
+    else:
+        results = (fn(batch) for batch, _ in batches)
+    with tqdm(total=total, desc=desc, unit="img", disable=not progress) as bar:
+        for batch in results:
+            bar.update(len(batch))
+            yield from batch
+
+
+def _batches(items: Iterable[tuple], out_bytes: int) -> Iterator[tuple[list, int]]:
+    """(batch, bytes): lists of at most BATCH_FILES items and BATCH_BYTES of file bytes (those
+    read here) plus decoded pixels, with that sum."""
+    batch, size = [], 0
+    for key, payload in items:
+        weight = out_bytes + (len(payload) if isinstance(payload, bytes) else 0)
+        if batch and (len(batch) == BATCH_FILES or size + weight > BATCH_BYTES):
+            yield batch, size
+            batch, size = [], 0
+        batch.append((key, payload))
+        size += weight
+    if batch:
+        yield batch, size
+
+
+def _bounded_map(pool, fn, batches: Iterable[tuple[list, int]], depth: int) -> Iterator:
+    """pool.map that keeps at most `depth` batches and IN_FLIGHT_BYTES in flight (Executor.map
+    submits them all at once, which would read a whole archive into memory)."""
+    pending: deque = deque()
+    held = 0
+    for batch, size in batches:
+        while pending and (len(pending) == depth or held + size > IN_FLIGHT_BYTES):
+            future, done = pending.popleft()
+            held -= done
+            yield future.result()
+        pending.append((pool.submit(fn, batch), size))
+        held += size
+    while pending:
+        yield pending.popleft()[0].result()
+
+
+def _scan_batch(batch: list) -> list:
+    """[(key, (width, height)) or (key, why it cannot be used)]: a reason is a str."""
+    return [(key, _scan_one(payload)) for key, payload in batch]
+
+
+def _scan_one(payload: str | bytes) -> tuple[int, int] | str:
+    try:
+        return scan_image(_read(payload))
+    except Unusable as err:
+        return str(err)
+
+
+def _decode_batch(size: tuple[int, int], batch: list) -> list:
+    """[(key, decode_image's dict) or (key, {"error": why it cannot be used})]."""
+    return [(key, _decode_one(payload, size)) for key, payload in batch]
+
+
+def _decode_one(payload: str | bytes, size: tuple[int, int]) -> dict:
+    try:
+        return decode_image(_read(payload), size)
+    except Unusable as err:
+        return {"error": str(err)}
+
+
+def _read(payload: str | bytes) -> bytes:
+    """The file's bytes (the payload itself for an archive member), never more than MAX_FILE_BYTES."""
+    if isinstance(payload, bytes):
+        return payload
+    try:
+        with Path(payload).open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
+    except OSError as err:
+        raise Unusable(f"cannot read file: {err}") from None
+    if size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
+        raise Unusable(f"file of {max(size, len(data)):,} bytes, past the {mib(MAX_FILE_BYTES)} cap")
+    return data
+
+
+# --- decoding ------------------------------------------------------------------------------
+
+def scan_image(data: bytes) -> tuple[int, int]:
+    """(width, height) of the image once turned upright, from its header alone; raises Unusable."""
+    from PIL import Image
+
+    with _opened(data) as im:
+        # The base class reads EXIF from the header only (PNG's own getexif decodes the image).
+        turned = Image.Image.getexif(im).get(ORIENTATION) in (5, 6, 7, 8)
+        return im.size[::-1] if turned else im.size
+
+
+def decode_image(data: bytes, size: tuple[int, int]) -> dict:
+    """File bytes -> {"image": uint8 (H, W, 3) resized to `size` (w, h), width, height (before
+    resizing, after EXIF orientation), format, file_size, file_sha256, pixel_md5}; raises Unusable."""
+    from PIL import Image, ImageOps
+
+    with _opened(data) as im:
+        fmt = im.format or ""
+        im.load()  # decode now, so truncated files fail here
+        ImageOps.exif_transpose(im, in_place=True)
+        rgb = to_rgb(im)
+        width, height = rgb.size
+        image = np.asarray(rgb if rgb.size == size else rgb.resize(size, Image.Resampling.LANCZOS), dtype=np.uint8)
+    return {"image": image, "width": width, "height": height, "format": fmt, "file_size": len(data),
+            "file_sha256": hashlib.sha256(data).hexdigest(), "pixel_md5": pixel_md5(image)}
+
+
+@contextlib.contextmanager
+def _opened(data: bytes):
+    """The image Pillow opens from `data`, within the pixel cap; any failure becomes Unusable."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise Unusable("empty file (0 bytes)")
+    try:
+        with _pillow_limits(), Image.open(io.BytesIO(data)) as im:
+            if im.format in EXTERNAL_FORMATS:
+                raise Unusable(f"{im.format} is not decoded: Pillow would run an outside program (Ghostscript)")
+            yield im
+    except Unusable:
+        raise
+    except Image.DecompressionBombError as err:  # names the size and the cap
+        raise Unusable(f"image too large: {err}") from None
+    except UnidentifiedImageError:
+        raise Unusable("not an image Pillow can read") from None
+    except Exception as err:  # truncated, corrupt, unsupported: record and go on
+        raise Unusable(f"corrupt or truncated image: {type(err).__name__}: {err}") from None
+
+
+@contextlib.contextmanager
+def _pillow_limits():
+    """Make truncated files fail even if some other code told Pillow to accept them, and refuse
+    images past MAX_PIXELS before they are decoded, including ones nested in another (an icon's
+    PNG): Pillow raises past twice its MAX_IMAGE_PIXELS, and only warns below."""
     from PIL import Image, ImageFile
 
-    saved = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    saved = ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS
+    ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = False, MAX_PIXELS // 2
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check size ourselves
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             yield
     finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = saved
+        ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = saved
 
 
 def to_rgb(im):
@@ -234,19 +512,15 @@ def to_rgb(im):
     from PIL import Image
 
     if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        # 16-bit grey (PNG opens as I;16 or I): scale 0..65535 to 0..255; convert() would clip.
-        grey = np.clip(np.rint(np.asarray(im, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
-        return Image.fromarray(grey).convert("RGB")
+        # 16-bit grey (PNG opens as I;16 or I): 0..65535 to 0..255, rounded; convert() would clip.
+        # (x + 128) // 257 rounds x / 257 to the nearest integer (no ties), in 4 bytes a pixel.
+        grey = np.array(im, dtype=np.int32)
+        np.clip(grey, 0, 65535, out=grey)
+        grey += 128
+        grey //= 257
+        return Image.fromarray(grey.astype(np.uint8)).convert("RGB")
     if "transparency" in im.info or im.mode in ("RGBA", "RGBa", "LA", "La", "PA"):
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", im.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
-    return im.convert("RGB")
-
-
-def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    if image.shape[:2] == (height, width):
-        return image
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
+    return im if im.mode == "RGB" else im.convert("RGB")
