@@ -231,5 +231,5 @@ def test_folder_without_images_is_an_error(tmp_path):
     (tmp_path / "train" / "cat" / "x.jpg").write_bytes(b"")
     with pytest.raises(ValueError, match="no usable images"):
         load_folder(tmp_path, workers=1, progress=False)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match="does not exist"):
         load_folder(tmp_path / "missing", progress=False)

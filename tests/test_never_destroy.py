@@ -202,7 +202,7 @@ def _bad_inputs(tmp_path: Path, photos: Path) -> dict:
     (tmp_path / "latin1.csv").write_bytes("a,b,decision\ncaf\xe9.png,1,duplicate\n".encode("latin-1"))
     out = ["--out", tmp_path / "r"]
     return {
-        "empty folder": ([tmp_path / "empty", *out], "no usable images"),
+        "empty folder": ([tmp_path / "empty", *out], "no files found"),
         "plain file": ([tmp_path / "plain.txt", *out], "not a tar archive"),
         "fifo": ([tmp_path / "fifo", *out], "FIFO"),
         "truncated archive": ([tmp_path / "truncated.tar.gz", *out], "truncated or corrupt"),

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from ..errors import BadInput
 
+
+class DatasetError(BadInput, ValueError):
+    """dataset: names no source the tool has, or lacks what that source needs."""
+
+
 NAMES = ("digits", "cifar10", "cifar100", "folder")
 
 
@@ -25,8 +30,8 @@ def load_source(settings: dict):
                           url=settings.get("url"), md5=settings.get("md5"))
     if name == "folder":
         if not settings.get("folder"):
-            raise BadInput("dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")
+            raise DatasetError("dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")
         from .folder import load_folder
 
         return load_folder(settings["folder"])
-    raise BadInput(f"unknown dataset name {name!r}; allowed: {', '.join(NAMES)}")
+    raise DatasetError(f"unknown dataset name {name!r}; allowed: {', '.join(NAMES)}")
