@@ -75,6 +75,10 @@ def _check_semantics(p: dict, source: str) -> None:
         raise ParamsError(f"{source}: dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")
     if p["variants"]["protocol"] == "fixed" and max(p["grid"]["rates"]) >= 1:
         raise ParamsError(f"{source}: grid.rates: the fixed protocol needs every rate < 1 (r*N of N slots are copies)")
+    from .runs import check_grid
+
+    if why := check_grid(p):
+        raise ParamsError(f"{source}: {why}")
 
 
 def rate_tag(rate: float) -> str:
