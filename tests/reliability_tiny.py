@@ -163,13 +163,13 @@ def tiny_data(dest: Path, n_train: int = 300, n_test: int = 100) -> None:
 def train_args(trainer: str = "pgd", seed: int = 0) -> list[str]:
     cell = f"epochs/uniform/r0.5/{trainer}/s{seed}"
     return ["--prepared", "data/prepared", "--dedup", "data/dedup", "--variant", "data/variants/uniform/r0.5/s0.npy",
-            "--model", f"results/models/{cell}/model.pt", "--curve", f"results/curves/{cell}.json",
+            "--model", f"results/models/{cell}", "--curve", f"results/curves/{cell}.json",
             "--budget", "epochs", "--scheme", "uniform", "--rate", "0.5", "--trainer", trainer, "--seed", str(seed)]
 
 
 def evaluate_args(trainer: str = "pgd", seed: int = 0) -> list[str]:
     cell = f"epochs/uniform/r0.5/{trainer}/s{seed}"
-    return ["--prepared", "data/prepared", "--dedup", "data/dedup", "--model", f"results/models/{cell}/model.pt",
+    return ["--prepared", "data/prepared", "--dedup", "data/dedup", "--model", f"results/models/{cell}",
             "--out", f"results/metrics/{cell}.json", "--budget", "epochs", "--scheme", "uniform", "--rate", "0.5",
             "--trainer", trainer, "--seed", str(seed)]
 

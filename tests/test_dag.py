@@ -60,7 +60,8 @@ def test_a_stage_sees_only_its_declared_params(project_root):
     full = load(project_root / "params.yaml")
     seen = declared(full, "evaluate")
     assert set(seen) == {"attack", "train", "evaluate"}
-    assert set(seen["attack"]) == {"eps", "eval_step", "eval_steps", "eval_restarts", "autoattack", "autoattack_n"}
+    assert set(seen["attack"]) == {"eps", "eval_step", "eval_steps", "eval_restarts", "eval_n", "autoattack",
+                                   "autoattack_n"}
     assert seen["evaluate"] == {"tta": 0}
     with pytest.raises(KeyError):
         seen["train"]["epochs"]  # undeclared: changing it must not rerun evaluation

@@ -59,6 +59,20 @@ def test_prepared_round_trip(digits, tmp_path):
 
 # --- dispatch ------------------------------------------------------------------------------
 
+def test_train_share_keeps_a_fixed_share_of_each_class_and_every_test_image(digits):
+    half = load_source({"name": "digits", "test_fraction": 0.2, "split_seed": 0, "train_share": 0.5})
+    train = digits.manifest[digits.manifest["split"] == "train"]
+    kept = half.manifest[half.manifest["split"] == "train"]
+    assert kept["label"].value_counts().sort_index().tolist() == [
+        int(round(n / 2)) for n in train["label"].value_counts().sort_index()]
+    assert (half.manifest["split"] == "test").sum() == (digits.manifest["split"] == "test").sum()
+    assert list(half.manifest["id"]) == list(range(len(half.images)))
+    assert set(kept["source"]) <= set(train["source"])
+    assert half.source["train_share"] == 0.5 and half.source["train_before_share"] == len(train)
+    again = load_source({"name": "digits", "test_fraction": 0.2, "split_seed": 0, "train_share": 0.5})
+    assert list(again.manifest["source"]) == list(half.manifest["source"])
+
+
 
 def test_load_source_dispatch():
     p = load_source({"name": "digits", "test_fraction": 0.25, "split_seed": 3})

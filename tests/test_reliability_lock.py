@@ -112,7 +112,7 @@ def test_snakemake_refused_while_a_stage_of_another_run_works(project):
 def test_one_snakemake_run_parallel_jobs_share_the_lock_second_run_refused(project):
     """Snakemake runs ingest, dedup, two variants in parallel and a training job; while it runs, a
     stage started outside it is refused. The run itself completes."""
-    targets = ["results/models/epochs/uniform/r0.5/pgd/s0/model.pt", "data/variants/biased/r0.5/s0.npy",
+    targets = ["results/models/epochs/uniform/r0.5/pgd/s0", "data/variants/biased/r0.5/s0.npy",
                "data/variants/uniform/r0.0/s0.npy"]
     run = subprocess.Popen([os.path.dirname(sys.executable) + "/snakemake", "--cores", "2", *targets], cwd=project,
                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

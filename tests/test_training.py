@@ -44,6 +44,19 @@ def test_standard_training_learns(trained, digits):
     assert np.array(m["confusion"]).sum() == len(yt)
 
 
+def test_pgd_on_a_fixed_subset_and_clean_on_all(trained, digits):
+    path, _ = trained
+    _, _, xt, yt = digits
+    classes = [str(i) for i in range(10)]
+    m = evaluate(path, xt, yt, classes=classes, attack={**ATTACK, "eval_n": 100})
+    full = evaluate(path, xt, yt, classes=classes, attack=ATTACK)
+    assert m["n_test"] == len(yt) and m["robust_n_test"] == 100 and m["attack"]["n"] == 100
+    assert m["clean_acc"] == full["clean_acc"]  # clean accuracy is always on every test image
+    assert sum(pc["n_robust"] for pc in m["per_class"]) == 100
+    again = evaluate(path, xt, yt, classes=classes, attack={**ATTACK, "eval_n": 100})
+    assert again["robust_acc"] == m["robust_acc"]  # the same images every time
+
+
 def test_steps_budget_counts_optimizer_steps(digits):
     x, y, _, _ = digits
     _, _, curve = fit(x, y, classes=10, trainer="standard", seed=0, model_settings=MODEL,

@@ -29,19 +29,27 @@ def cells(grid: dict):
 
 def collect(grid: dict, metrics_dir: Path, curves_dir: Path, variants_dir: Path, labels: np.ndarray,
             classes: list[str], favoured_classes) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(summary: one row per model, per_class: one row per model and class, curves: one row per epoch)."""
+    """(summary: one row per cell, per_class: one row per cell and class, curves: one row per epoch).
+
+    A cell that is another cell's run (runs.py) gets that run's results and names its budget in
+    `same_run_as` (empty for a cell that trained its own model)."""
     rows, per_class, curves = [], [], []
     for budget, scheme, rate, trainer, seed in cells(grid):
         cell = f"{budget}/{scheme}/r{rate_tag(rate)}/{trainer}/s{seed}"
         m = read_json(Path(metrics_dir) / f"{cell}.json")
+        owner = m.get("same_as", "")
+        if owner:  # another cell's run (runs.py): its results, under this cell's key, marked
+            cell = m["cell"]
+            m = read_json(Path(metrics_dir) / f"{cell}.json")
         c = read_json(Path(curves_dir) / f"{cell}.json")
         v = describe(read_npy(Path(variants_dir) / f"{scheme}/r{rate_tag(rate)}/s{seed}.npy"), labels, favoured_classes)
         key = dict(budget=budget, scheme=scheme, rate=rate, trainer=trainer, seed=seed)
         last = c["curve"][-1]
-        rows.append({**key, "n_train": v["n_train"], "n_unique": v["n_unique"], "n_copies": v["n_copies"],
+        rows.append({**key, "same_run_as": owner, "n_train": v["n_train"], "n_unique": v["n_unique"],
+                     "n_copies": v["n_copies"],
                      "copies_share_favoured": v["copies_share_favoured"],
                      **{k: m[k] for k in METRICS}, "n_test": m["n_test"], "n_leaked": m["n_leaked"],
-                     **{k: m[k] for k in [*OPTIONAL_METRICS, "autoattack_n_test"] if k in m},
+                     **{k: m[k] for k in [*OPTIONAL_METRICS, "autoattack_n_test", "robust_n_test"] if k in m},
                      "epochs": last["epoch"], "steps": last["step"], "train_seconds": last["seconds"]})
         per_class += [{**key, "class": pc["class"], "clean_acc": pc["clean_acc"], "robust_acc": pc["robust_acc"]}
                       for pc in m["per_class"]]

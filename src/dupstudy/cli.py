@@ -15,8 +15,17 @@ Find duplicate images in a dataset and measure what duplicated training data doe
 standard and adversarially trained classifiers.
 
 The full study runs as a pipeline over params.yaml:  snakemake --cores all  (or  dvc repro).
-The subcommands below are for checking params, keeping dvc.yaml in step, and using the
-dedup engine on its own."""
+A named preset writes a whole study into params.yaml first:
+  dupstudy preset cifar10-cpu && snakemake --cores all
+The subcommands below are for choosing a preset, checking params, keeping dvc.yaml in step,
+and using the dedup engine on its own."""
+
+
+def _presets_help() -> str:
+    from .presets import available
+
+    lines = [f"  {p.name:<14} {p.description}" for p in available()]
+    return "presets (dupstudy preset NAME writes one into params.yaml):\n" + "\n".join(lines) if lines else ""
 
 
 def cmd_validate(args) -> int:
@@ -27,9 +36,41 @@ def cmd_validate(args) -> int:
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    from .presets import matching
+    from .runs import same_run_as
+
     g = p["grid"]
-    jobs = len(g["budgets"]) * len(g["schemes"]) * len(g["rates"]) * len(g["trainers"]) * len(g["seeds"])
-    print(f"{args.params}: valid; dataset {p['dataset']['name']}, {jobs} training jobs")
+    per_cell = len(g["schemes"]) * len(g["trainers"]) * len(g["seeds"])
+    jobs = len(g["budgets"]) * len(g["rates"]) * per_cell
+    models = per_cell * sum(not same_run_as(b, r, p["train"]) for b in g["budgets"] for r in g["rates"])
+    preset = matching(args.params)
+    print(f"{args.params}: valid" + (f" (preset {preset.name})" if preset else "")
+          + f"; dataset {p['dataset']['name']}, {jobs} training jobs, {models} models trained"
+          + (f" (the other {jobs - models} are the steps budget's D-rate 0 cells: the epochs budget's runs)"
+             if jobs > models else ""))
+    return 0
+
+
+def cmd_preset(args) -> int:
+    from .presets import DIR, PresetError, apply, available, matching
+
+    if not args.name:
+        presets = available()
+        if not presets:
+            print(f"error: no {DIR}/ folder with presets here: run from the project root", file=sys.stderr)
+            return 2
+        current = matching(args.params)
+        for p in presets:
+            print(f"{'*' if current and current.name == p.name else ' '} {p.name:<14} {p.description}")
+        print(f"* = what {args.params} holds" if current else f"{args.params} holds no preset as it is")
+        return 0
+    try:
+        backup = apply(args.name, args.params, force=args.force)
+    except PresetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{args.params}: preset {args.name}" + (f" (the file it replaced: {backup})" if backup else "")
+          + "; next: snakemake --cores all  or  dupstudy dvc repro")
     return 0
 
 
@@ -170,9 +211,20 @@ DEDUP_DEFAULTS = {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4
 def build_parser() -> argparse.ArgumentParser:
     from .params import schema
 
-    p = argparse.ArgumentParser(prog="dupstudy", description=DESCRIPTION,
+    p = argparse.ArgumentParser(prog="dupstudy", description=DESCRIPTION, epilog=_presets_help(),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    ps = sub.add_parser("preset", help="list the named studies (presets/), or write one into params.yaml",
+                        description="Without NAME: list the presets in presets/, one line each, marking the one "
+                                    "params.yaml holds. With NAME: write presets/NAME.yaml into params.yaml (validated "
+                                    "first). A params.yaml with edits that match no preset is left alone, with what "
+                                    "differs, unless --force (it is then kept as params.yaml.bak). Snakemake and DVC "
+                                    "then rerun only the stages whose params changed.")
+    ps.add_argument("name", nargs="?", help="preset to write into params.yaml")
+    ps.add_argument("--params", default="params.yaml")
+    ps.add_argument("--force", action="store_true", help="replace a params.yaml that matches no preset")
+    ps.set_defaults(func=cmd_preset)
 
     v = sub.add_parser("validate", help="check params.yaml against the schema; exit 2 naming any bad key",
                        description="Check params.yaml against the schema. A bad value is reported with its key, "

@@ -1,6 +1,7 @@
 """Clean and adversarial accuracy of one model, overall, per class and without leaked
 test images. The model is evaluated in eval mode and fp32 with a stronger attack than
-it was trained with (more steps, restarts). With attack.autoattack also AutoAttack accuracy
+it was trained with (more steps, restarts), on all test images or on attack.eval_n of them (clean
+accuracy is always on all). With attack.autoattack also AutoAttack accuracy
 (torchattacks, the optional `autoattack` extra) on all or attack.autoattack_n test images.
 
 Test-time augmentation (evaluate.tta, airbench's levels) applies to clean accuracy only: robust
@@ -36,27 +37,34 @@ def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: lis
     pred = predict(model, x, tta)
     clean = (pred == y).cpu().numpy()
     clean_no_tta = clean if tta == 0 else (predict(model, x, 0) == y).cpu().numpy()
-    robust = attacks.robust_correct(model, x, y, eps=attack["eps"], step=attack["eval_step"],
-                                    steps=attack["eval_steps"], restarts=attack.get("eval_restarts", 1)).cpu().numpy()
+    # PGD on all test images, or on attack.eval_n of them (a fixed subset): NaN marks the others.
+    sub = fixed_subset(len(y), attack.get("eval_n"))
+    idx = torch.from_numpy(sub).to(x.device)
+    robust = np.full(len(y), np.nan)
+    robust[sub] = attacks.robust_correct(model, x[idx], y[idx], eps=attack["eps"], step=attack["eval_step"],
+                                         steps=attack["eval_steps"],
+                                         restarts=attack.get("eval_restarts", 1)).cpu().numpy()
     leaked = np.zeros(len(y), bool) if leaked is None else leaked.astype(bool)
     k = len(classes)
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (labels, pred.cpu().numpy()), 1)
     per_class = [{"class": classes[c], "clean_acc": _mean(clean[labels == c]), "robust_acc": _mean(robust[labels == c]),
-                  "n": int((labels == c).sum())} for c in range(k)]
+                  "n": int((labels == c).sum()), "n_robust": int((labels[sub] == c).sum())}
+                 for c in range(k)]
     out = {
         "n_test": int(len(y)),
         "clean_acc": _mean(clean),
         "clean_acc_no_tta": _mean(clean_no_tta),
         "tta": tta,
         "robust_acc": _mean(robust),
+        "robust_n_test": int(len(sub)),
         "n_leaked": int(leaked.sum()),
         "clean_acc_no_leak": _mean(clean[~leaked]),
         "robust_acc_no_leak": _mean(robust[~leaked]),
         "per_class": per_class,
         "confusion": confusion.tolist(),
         "attack": {"name": "pgd_linf", "eps": attack["eps"], "step": attack["eval_step"],
-                   "steps": attack["eval_steps"], "restarts": attack.get("eval_restarts", 1),
+                   "steps": attack["eval_steps"], "restarts": attack.get("eval_restarts", 1), "n": int(len(sub)),
                    "scored": "worst case over iterates and restarts"},
     }
     if attack.get("autoattack"):
@@ -96,9 +104,7 @@ def _autoattack(model, x, y, clean, robust, leaked, *, eps, n, n_classes, seed) 
     """AutoAttack ('standard') accuracy on all test images, or on n of them drawn at random with a
     fixed seed (the same images for every model; test sets of folder datasets are ordered by class,
     so the first n would not do). Robust means correct on the clean image and under AutoAttack."""
-    pick = np.arange(len(y))
-    if n is not None and n < len(y):
-        pick = np.sort(np.random.default_rng(0).permutation(len(y))[:n])
+    pick = fixed_subset(len(y), n)
     idx = torch.from_numpy(pick).to(x.device)
     aa = attacks.autoattack_correct(model, x[idx], y[idx], eps=eps, n_classes=n_classes, seed=seed).cpu().numpy()
     aa &= clean[pick]
@@ -112,5 +118,16 @@ def _autoattack(model, x, y, clean, robust, leaked, *, eps, n, n_classes, seed) 
     }
 
 
+def fixed_subset(n_total: int, n: int | None) -> np.ndarray:
+    """Sorted indices of n of n_total test images, the same for every model (a draw with seed 0: test
+    sets of folder datasets are ordered by class, so the first n would not do); all when n is None."""
+    if n is None or n >= n_total:
+        return np.arange(n_total)
+    return np.sort(np.random.default_rng(0).permutation(n_total)[:n])
+
+
 def _mean(a: np.ndarray) -> float:
+    """Mean of the values that are there (NaN: not measured)."""
+    a = np.asarray(a, dtype=float)
+    a = a[~np.isnan(a)]
     return float(a.mean()) if len(a) else float("nan")

@@ -167,11 +167,15 @@ def _check_semantics(p: dict, source: str) -> None:
     if p["variants"]["protocol"] == "fixed" and max(p["grid"]["rates"]) >= 1:
         raise ParamsError(f"{source}: grid.rates: the fixed protocol needs every rate < 1 (r*N of N slots are copies)")
     attack = p["attack"]
-    if attack["fgsm_step"] > FGSM_STEP_LIMIT * attack["eps"] * (1 + 1e-9) and not attack.get("allow_large_fgsm_step"):
+    if attack["fgsm_step"] > FGSM_STEP_LIMIT * attack["eps"] * (1 + 1e-6) and not attack.get("allow_large_fgsm_step"):
         raise ParamsError(f"{source}: attack.fgsm_step: {attack['fgsm_step']:g} is more than {FGSM_STEP_LIMIT:g} x "
                           f"attack.eps ({FGSM_STEP_LIMIT * attack['eps']:g}); Wong et al. use 1.25 eps, and larger steps "
                           f"make FGSM-RS plain FGSM at the corner of the ball. Lower it, or set "
                           f"attack.allow_large_fgsm_step: true to run it anyway")
+    from .runs import check_grid
+
+    if why := check_grid(p):
+        raise ParamsError(f"{source}: {why}")
 
 
 def rate_tag(rate: float) -> str:

@@ -7,13 +7,20 @@ from pathlib import Path
 
 import numpy as np
 
-from dupstudy import gpu_slots, models, stage
+from dupstudy import gpu_slots, models, runs, stage
 from dupstudy.datasets import prepared
-from dupstudy.io import read_npy, write_json
+from dupstudy.io import atomic_path, read_npy, write_json
 from dupstudy.train import TRAINERS, fit, resolve_budget
 
 
 def main(args, params):
+    owner = runs.same_run_as(args.budget, args.rate, params["train"])
+    if owner:  # another cell's run (runs.py): record that instead of training it again
+        note = runs.record(args.budget, args.scheme, args.rate, args.trainer, args.seed, owner)
+        with atomic_path(args.model, is_dir=True) as tmp:
+            write_json(tmp / runs.SAME_AS, note)
+        write_json(args.curve, {"trainer": args.trainer, "seed": args.seed, "budget": args.budget, **note})
+        return f"{args.trainer} seed {args.seed}: the run of {note['cell']}, not trained again"
     gpu_slots.claim()  # before CUDA starts: one GPU per concurrent job (--resources gpu=K)
     data = prepared.load(args.prepared)
     variant = read_npy(args.variant)
@@ -23,13 +30,14 @@ def main(args, params):
     # The checkpoint is only resumed by a run with the same data and settings.
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode() + variant.tobytes()
                          + f"{args.trainer}/{args.seed}".encode()).hexdigest()[:16]
-    checkpoint = Path("results/checkpoints") / f"{Path(args.model).parent.as_posix().replace('/', '_')}-{key}.pt"
+    checkpoint = Path("results/checkpoints") / f"{Path(args.model).as_posix().replace('/', '_')}-{key}.pt"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     model, spec, curve = fit(data.images[variant], data.labels[variant], classes=len(data.classes),
                              trainer=args.trainer, seed=args.seed, model_settings=params["model"],
                              settings=train_settings, attack=params["attack"], checkpoint=checkpoint,
                              base_images=data.images[kept])
-    models.save(args.model, model, spec)
+    with atomic_path(args.model, is_dir=True) as tmp:
+        models.save(tmp / "model.pt", model, spec)
     write_json(args.curve, {"trainer": args.trainer, "seed": args.seed, "budget": args.budget,
                             "n_train": int(len(variant)), "n_unique": int(len(np.unique(variant))), "curve": curve})
     checkpoint.unlink(missing_ok=True)
@@ -42,7 +50,7 @@ if __name__ == "__main__":
     p.add_argument("--prepared", required=True)
     p.add_argument("--dedup", required=True, help="dedup results folder (kept_train_ids.npy: the D-rate 0 size)")
     p.add_argument("--variant", required=True, help="variant index file (.npy)")
-    p.add_argument("--model", required=True, help="model file to write")
+    p.add_argument("--model", required=True, help="model folder to write (model.pt, or same_as.json: runs.py)")
     p.add_argument("--curve", required=True, help="training curve JSON to write")
     p.add_argument("--budget", required=True, choices=["epochs", "steps"],
                    help="epochs: train.epochs passes; steps: train.steps optimizer steps (auto: D-rate 0's count)")

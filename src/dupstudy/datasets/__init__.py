@@ -17,7 +17,18 @@ NAMES = ("digits", "cifar10", "cifar100", "folder")
 
 
 def load_source(settings: dict):
-    """Load the dataset that params["dataset"] names; returns a prepared.Prepared."""
+    """Load the dataset that params["dataset"] names; returns a prepared.Prepared, keeping only
+    `train_share` of its training images when that is below 1."""
+    data = _load(settings)
+    share = settings.get("train_share", 1.0)
+    if share < 1:
+        from .prepared import train_subset
+
+        data = train_subset(data, share, seed=settings.get("split_seed", 0))
+    return data
+
+
+def _load(settings: dict):
     name = settings.get("name")
     if name == "digits":
         from .digits import load_digits
@@ -27,7 +38,7 @@ def load_source(settings: dict):
         from .cifar import load_cifar
 
         return load_cifar(name, download_dir=settings.get("download_dir") or "data/raw",
-                          url=settings.get("url"), md5=settings.get("md5"))
+                          url=settings.get("url"), md5=settings.get("md5"), fallback=settings.get("folder"))
     if name == "folder":
         if not settings.get("folder"):
             raise DatasetError("dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")

@@ -4,11 +4,18 @@ Record layout (https://www.cs.toronto.edu/~kriz/cifar.html, "Binary version"):
   CIFAR-10   <1 x label><3072 x pixel>              data_batch_1..5.bin, test_batch.bin
   CIFAR-100  <1 x coarse label><1 x fine label><3072 x pixel>   train.bin, test.bin
 The 3072 pixel bytes are 1024 red, then 1024 green, then 1024 blue, each 32x32 row-major.
+
+When the archive cannot be downloaded (no network) and a fallback folder or .tar.gz of images in
+the <split>/<class>/<file> layout is given (dataset.folder), that is read instead, once its
+classes are checked to be the dataset's. The prepared data's source info says which one was
+used, with its sha256, so the report can name it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -16,10 +23,14 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ..errors import BadInput
-from .download import download, iter_tar_files
+from .download import DownloadError, download, iter_tar_files, sha256sum
 from .prepared import Prepared, from_arrays
 
 PIXELS = 3 * 32 * 32
+# With a fallback at hand a download that cannot start gives up fast instead of waiting out
+# a network that is not there (the timeout bounds the connect and every read).
+FALLBACK_TIMEOUT_S = 10.0
+FALLBACK_RETRIES = 1
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,8 @@ class CifarSpec:
     names: str               # text file with one class name per line
     label_bytes: int         # bytes before the pixels in each record
     label_index: int         # which of those bytes is the label we use
+    n_classes: int
+    classes: tuple[str, ...] = ()  # the class names in label order, where short enough to list here
 
 
 SPECS = {
@@ -38,12 +51,13 @@ SPECS = {
         url="https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
         md5="c32a1d4ab5d03f1284b67883e8d87530",
         train=tuple(f"data_batch_{i}.bin" for i in range(1, 6)), test=("test_batch.bin",),
-        names="batches.meta.txt", label_bytes=1, label_index=0),
+        names="batches.meta.txt", label_bytes=1, label_index=0, n_classes=10,
+        classes=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")),
     "cifar100": CifarSpec(
         url="https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
         md5="03b5dce01913d631647c71ecec9e9cb8",
         train=("train.bin",), test=("test.bin",),
-        names="fine_label_names.txt", label_bytes=2, label_index=1),  # fine labels
+        names="fine_label_names.txt", label_bytes=2, label_index=1, n_classes=100),  # fine labels
 }
 
 
@@ -52,15 +66,62 @@ class ArchiveError(BadInput, ValueError):
 
 
 def load_cifar(name: str, download_dir: str | os.PathLike = "data/raw", url: str | None = None,
-               md5: str | None = None, progress: bool = True) -> Prepared:
-    """Download (or reuse) the verified binary archive for `name` and parse it."""
+               md5: str | None = None, progress: bool = True, fallback: str | os.PathLike | None = None) -> Prepared:
+    """Download (or reuse) the verified binary archive for `name` and parse it; if it cannot be
+    downloaded and `fallback` (a folder or .tar.gz of images, <split>/<class>/<file>) is given,
+    read that instead."""
     spec = _spec(name)
     url = url or spec.url
     md5 = md5 or spec.md5
     archive = Path(download_dir) / Path(urlparse(url).path).name
-    download(url, archive, md5, retries=3, progress=progress)
-    return read_cifar_archive(archive, name, source={"name": name, "url": url, "md5": md5,
-                                                     "archive": str(archive)})
+    try:
+        if fallback:
+            download(url, archive, md5, retries=FALLBACK_RETRIES, timeout=FALLBACK_TIMEOUT_S, progress=progress)
+        else:
+            download(url, archive, md5, retries=3, progress=progress)
+    except DownloadError as err:
+        if not fallback:
+            raise
+        print(f"{name}: the official archive could not be downloaded ({err}); reading dataset.folder "
+              f"{fallback} instead", file=sys.stderr)
+        return read_fallback(fallback, name, why=f"download failed: {err}", progress=progress)
+    return read_cifar_archive(archive, name, source={"name": name, "origin": "official archive", "url": url,
+                                                     "md5": md5, "archive": str(archive),
+                                                     "sha256": sha256sum(archive)})
+
+
+def read_fallback(folder: str | os.PathLike, name: str, why: str = "", progress: bool = True) -> Prepared:
+    """A folder or .tar.gz of CIFAR images in the <split>/<class>/<file> layout, as `name`, once its
+    classes are checked to be the dataset's (labels follow the sorted class names, which is the
+    official label order of CIFAR-10 and of CIFAR-100's fine labels)."""
+    from .folder import load_folder
+
+    spec = _spec(name)
+    path = Path(folder)
+    if not path.exists():
+        raise FileNotFoundError(f"{name}: fallback dataset.folder {path} does not exist (a relative path is relative "
+                                f"to the project root){'; ' + why if why else ''}")
+    data = load_folder(path, progress=progress)
+    expected = list(spec.classes) or None
+    if (expected and data.classes != expected) or len(data.classes) != spec.n_classes:
+        raise ArchiveError(f"{path}: its classes are not {name}'s: found {len(data.classes)} "
+                           f"({', '.join(data.classes[:12])}{', ...' if len(data.classes) > 12 else ''}), expected "
+                           + (', '.join(expected) if expected else f"{spec.n_classes}")
+                           + "; set dataset.folder to a copy of the dataset in <split>/<class>/<file> layout")
+    data.name = name
+    data.source = {**data.source, "name": name, "origin": "folder (fallback)", "folder": str(folder),
+                   **_checksum(path, data), "why": why}
+    return data
+
+
+def _checksum(path: Path, data: Prepared) -> dict:
+    if path.is_file():
+        return {"sha256": sha256sum(path), "sha256_of": "the archive file"}
+    # A folder has no one file to hash: hash the sorted list of its files' paths and sha256s.
+    h = hashlib.sha256()
+    for rel, digest in sorted(zip(data.manifest["source"], data.manifest["file_sha256"])):
+        h.update(f"{rel}\t{digest}\n".encode())
+    return {"sha256": h.hexdigest(), "sha256_of": "the sorted lines '<path>\\t<sha256 of the file>' of the images used"}
 
 
 def read_cifar_archive(path: str | os.PathLike, name: str, source: dict | None = None) -> Prepared:

@@ -45,6 +45,14 @@ def md5sum(path: str | os.PathLike, chunk: int = CHUNK) -> str:
     return h.hexdigest()
 
 
+def sha256sum(path: str | os.PathLike, chunk: int = CHUNK) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def download(url: str, dest: str | os.PathLike, md5: str, *, retries: int = 0, timeout: float = 60.0,
              progress: bool = True) -> Path:
     """Download `url` to `dest` unless a verified copy is already there; return `dest`.

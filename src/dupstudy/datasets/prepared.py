@@ -100,6 +100,21 @@ def from_arrays(name: str, classes: list[str], images: np.ndarray, labels: np.nd
     return Prepared(name, classes, np.ascontiguousarray(images, dtype=np.uint8), labels.astype(np.int64), manifest, source=source or {})
 
 
+def train_subset(p: Prepared, share: float, seed: int = 0) -> Prepared:
+    """Keep round(share * n) of each class's training images (drawn with `seed`) and every test
+    image; ids are renumbered. The source info records the share."""
+    train = p.manifest["split"].to_numpy() == "train"
+    rng = np.random.default_rng(seed)
+    keep = ~train
+    for c in np.unique(p.labels[train]):
+        ids = np.flatnonzero(train & (p.labels == c))
+        keep[rng.choice(ids, size=int(round(share * len(ids))), replace=False)] = True
+    idx = np.flatnonzero(keep)
+    manifest = p.manifest.iloc[idx].reset_index(drop=True).assign(id=np.arange(len(idx), dtype=np.int64))
+    source = {**p.source, "train_share": share, "train_before_share": int(train.sum())}
+    return Prepared(p.name, p.classes, p.images[idx], p.labels[idx], manifest, p.rejected, source)
+
+
 def _check(p: Prepared) -> None:
     n = len(p.images)
     if p.images.dtype != np.uint8 or p.images.ndim != 4 or p.images.shape[-1] not in (1, 3):

@@ -22,6 +22,7 @@ import pandas as pd
 from .. import stats
 from ..stats import t_interval
 from ..io import atomic_path
+from ..runs import trained_once
 from . import figures as figs
 from . import paper
 from .paper import FACTS, FIGURES, PAPER
@@ -474,18 +475,41 @@ class _Builder:
                      "copied many times)")
         return text + "."
 
+    def source_text(self) -> str:
+        """Where the images came from, with the checksum of what was read (prepared meta.json)."""
+        src = (self.meta or {}).get("source") or {}
+        if not src:
+            return ""
+        if src.get("origin") == "official archive":
+            text = (f"Source: the official archive {src.get('url', '–')} (md5 {src.get('md5', '–')}, sha256 "
+                    f"{src.get('sha256', '–')}).")
+        elif src.get("folder"):
+            text = (f"Source: {src.get('origin', 'image folder')} {src['folder']}"
+                    + (f", sha256 {src['sha256']} (of {src.get('sha256_of', 'it')})" if src.get("sha256") else "")
+                    + (f"; used because the official archive could not be had ({src['why']})" if src.get("why") else "")
+                    + ".")
+        else:
+            text = f"Source: {src.get('name', self.dataset)}."
+        if src.get("train_share"):
+            text += (f" Training images: a share of {src['train_share']:g} of each class of the "
+                     f"{src.get('train_before_share', '–')} in the source (a fixed draw).")
+        return text
+
     # ------------------------------------------------------------------ sections
 
     def section_overview(self) -> dict:
         p = self.params
         grid, train, attack = p.get("grid", {}), p.get("train", {}), p.get("attack", {})
         blocks = []
+        if (p.get("report") or {}).get("note"):
+            blocks.append(_p(str(p["report"]["note"]).strip()))
         if self.meta:
             counts = self.meta.get("counts", {})
             shape = "×".join(map(str, self.meta.get("shape", [])))
             blocks.append(_p(
                 f"Dataset: {self.dataset} — {len(self.classes or [])} classes, images {shape}, "
-                + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + " images."))
+                + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + " images. "
+                + self.source_text()))
         else:
             blocks.append(_p(f"Dataset: {self.dataset}."))
             blocks.append(self.unavailable("prepared dataset meta.json"))
@@ -503,7 +527,8 @@ class _Builder:
             f"Grid: duplication schemes {', '.join(map(str, schemes)) or '–'}; D-rates "
             f"{', '.join(_rate_str(r) for r in rates) or '–'}; trainers {', '.join(map(str, trainers)) or '–'}; "
             f"seeds {', '.join(map(str, seeds)) or '–'} ({n_cells} cells as configured"
-            + (f", {len(self.summary)} trained models found in the summary" if self.summary is not None else "")
+            + (f", {len(trained_once(self.summary_all))} trained models found in the summary"
+               if self.summary_all is not None else "")
             + ")."))
         blocks.append(_p(self.rate_definition()))
         blocks.append(_p(self.scheme_definition()))
@@ -550,8 +575,10 @@ class _Builder:
                 ("Robust trainer(s): " + "; ".join(used) + ". " if used else "")
                 + f"Robust accuracy is measured with PGD-{attack.get('eval_steps', '–')} (step "
                 f"{attack.get('eval_step', '–')}, {attack.get('eval_restarts', '–')} restart(s)) at ε = {eps}, model "
-                "in eval mode; an image counts as robust only if every iterate of every restart leaves it "
-                "correctly classified (the worst case, not the last iterate)." + aa))
+                "in eval mode, on " + (f"{attack['eval_n']} fixed test images (the same random draw for every model; "
+                                       "clean accuracy is on all test images)" if attack.get("eval_n")
+                                       else "all test images") + "; an image counts as robust only if every iterate "
+                "of every restart leaves it correctly classified (the worst case, not the last iterate)." + aa))
         else:
             blocks.append(_p("The robust trainer is PGD adversarial training; robust accuracy is PGD accuracy at the "
                              "training ε with a stronger attack than in training (see params.yaml, section attack)."))
@@ -994,6 +1021,9 @@ class _Builder:
                      "epochs it also gets (1 + r) times the optimizer steps. Training every variant for the same "
                      "number of steps separates the two: a change that remains at equal steps comes from the "
                      "duplicates themselves, a change that disappears came from the extra compute.")]
+        if "same_run_as" in s and s["same_run_as"].fillna("").astype(str).ne("").any():
+            blocks.append(_p("At D-rate 0 the two budgets are one run (the same images, optimizer steps and seed): "
+                             "it was trained and evaluated once, under equal epochs, and is shown under both."))
         s = _with_shared_zero(s)
         blocks.append(self.figure("budgets", title,
                                   "Test accuracy (%) vs D-rate r (% added copies) under equal epochs and equal "
@@ -1134,6 +1164,8 @@ class _Builder:
 
     def section_provenance(self, provenance: dict, seconds: float) -> dict:
         rows = _flatten({k: v for k, v in provenance.items() if k != "stage_times"}) if provenance else []
+        source = (self.meta or {}).get("source")
+        rows = _flatten({"dataset_source": source}) + rows if source else rows
         blocks = []
         if rows:
             blocks.append(_table(["key", "value"], [[k, v] for k, v in rows], caption="Provenance", css="provenance"))
