@@ -88,7 +88,7 @@ def test_non_finite_numbers_are_refused_where_null_or_a_word_is_also_allowed(par
 
 
 @pytest.mark.parametrize("path", [
-    ("train", "epochs"), ("dedup", "threshold"), ("dedup", "hash_size"), ("grid", "seeds", 0),
+    ("train", "batch_size"), ("dedup", "threshold"), ("dedup", "hash_size"), ("grid", "seeds", 0),
     ("train", "steps"), ("attack", "autoattack_n"), ("variants", "biased", "favoured_classes", 0),
 ])
 def test_a_float_is_not_an_integer(params, path):
@@ -120,10 +120,10 @@ def test_validate_names_the_key_of_a_non_finite_number_in_one_line(project_root,
         assert word in line
 
 
-def test_validate_refuses_six_point_oh_epochs_in_one_line(project_root, tmp_path, capsys):
-    text = (project_root / "params.yaml").read_text().replace("  epochs: 6 ", "  epochs: 6.0 ")
+def test_validate_refuses_a_float_batch_size_in_one_line(project_root, tmp_path, capsys):
+    text = (project_root / "params.yaml").read_text().replace("  batch_size: 128 ", "  batch_size: 128.0 ")
     line = validate_file(tmp_path, text, capsys)
-    assert "train.epochs: value 6.0 is not allowed; expected an integer" in line
+    assert "train.batch_size: value 128.0 is not allowed; expected an integer" in line
 
 
 # ---- YAML -------------------------------------------------------------------------------
@@ -281,7 +281,7 @@ def test_dupstudy_dvc_checks_params_and_overrides_before_dvc_builds_commands(tmp
     (tmp_path / "params.yaml").write_text((project_root / "params.yaml").read_text())
     dupstudy = str(Path(sys.executable).with_name("dupstudy"))
     for args in (["exp", "run", "-S", 'grid.schemes=["uniform; touch pwned #"]'],
-                 ["exp", "run", "--set-param=train.epochs=6.0"]):
+                 ["exp", "run", "--set-param=train.batch_size=6.0"]):
         proc = subprocess.run([dupstudy, "dvc", *args], cwd=tmp_path, capture_output=True, text=True)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert proc.stderr.startswith("error: params.yaml with -S") and len(proc.stderr.splitlines()) == 1
