@@ -39,11 +39,12 @@ STAGE_ORDER = ["ingest", "dedup", "variant", "train", "evaluate", "aggregate", "
 
 def build_report(out_html: Path, figures_dir: Path, *, params: dict, summary_csv: Path | None, curves_csv: Path | None,
                  per_class_csv: Path | None, gaussian_dir: Path | None, dedup_dir: Path | None,
-                 prepared_meta: Path | None, provenance: dict | None) -> None:
+                 prepared_meta: Path | None, provenance: dict | None, preset: str | None = None) -> None:
     """Render the report to out_html and its figures (PNG + SVG) to figures_dir."""
     start = time.perf_counter()
     figs.setup()
     b = _Builder(Path(out_html), Path(figures_dir), params or {})
+    b.preset = preset
     b.meta = b.read_json(prepared_meta, "prepared dataset meta.json")
     b.summary = b.read_csv(summary_csv, "model summary", SUMMARY_COLUMNS)
     b.curves = b.read_csv(curves_csv, "training curves", CURVE_COLUMNS)
@@ -67,8 +68,9 @@ def build_report(out_html: Path, figures_dir: Path, *, params: dict, summary_csv
         b.section_gaussian(),
         b.section_provenance(provenance or {}, time.perf_counter() - start),
     ]
+    b.label_scopes(sections)
     html = _render(title=(params or {}).get("report", {}).get("title", "Duplicates and robustness"),
-                   sections=sections, problems=b.problems,
+                   sections=sections, problems=b.problems, scope=b.scope("models"),
                    generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     with atomic_path(out_html) as tmp:
         tmp.write_text(html, encoding="utf-8")
@@ -263,6 +265,18 @@ def _sources() -> list[dict]:
             {"type": "links", "title": "Other work cited", "items": refs}]
 
 
+def _cell_verdict(published: float, ci: tuple | None) -> str:
+    """Where the published figure lies against our 95 % interval (a different protocol: see the notes)."""
+    if ci is None:
+        return "no verdict: no comparable runs"
+    m, lo, hi = ci
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "no verdict: one seed, no interval"
+    if lo <= published <= hi:
+        return "published value inside our interval"
+    return f"published value {'above' if published > hi else 'below'} our interval by {abs(published - m):.2f} pp"
+
+
 def _sentences(*parts: str) -> str:
     """Join clauses into sentences: empty parts dropped, each capitalised and ended with a full stop."""
     out = []
@@ -303,6 +317,7 @@ class _Builder:
     def __init__(self, out_html: Path, figures_dir: Path, params: dict):
         self.out_html, self.figures_dir, self.params = out_html, figures_dir, params
         self.problems: list[str] = []
+        self.preset: str | None = None  # the preset params.yaml holds, if any
         self.meta: dict | None = None
         self.summary = self.curves = self.per_class = None
         self.summary_all = None  # every training budget; self.summary etc. hold the primary one
@@ -432,6 +447,34 @@ class _Builder:
     def unavailable(self, *whats: str) -> dict:
         reasons = [self.missing[w] for w in whats if w in self.missing]
         return _note("Not available: " + "; ".join(reasons or ["no data"]) + ".")
+
+    # ------------------------------------------------------------------ what each number comes from
+
+    # which runs a section's tables and figures show: the trained models, the dataset alone, or no images
+    SECTION_SCOPES = {"comparison": "models", "accuracy": "models", "budgets": "models", "per-class": "models",
+                      "convergence": "models", "leakage": "models", "dedup": "dataset", "gaussian": "gaussian"}
+
+    def scope(self, kind: str) -> str:
+        """'preset · dataset · model' for numbers from the trained models; less for the others."""
+        if kind == "gaussian":
+            return "2-D Gaussian study (no images; the same for every preset)"
+        preset = f"preset {self.preset}" if self.preset else "custom params (no preset)"
+        data = self.dataset + (f", {self.params['dataset']['train_share']:g} of its training images"
+                               if (self.params.get("dataset") or {}).get("train_share", 1) != 1 else "")
+        if kind == "dataset":
+            return f"{preset} · {data}"
+        m, t = self.params.get("model") or {}, self.params.get("train") or {}
+        model = (f"{m.get('arch', '–')} width {m.get('width', '–')}, {t.get('recipe', 'onecycle')} recipe, "
+                 f"{t.get('epochs', '–')} epochs")
+        return f"{preset} · {data} · {model}"
+
+    def label_scopes(self, sections: list[dict]) -> None:
+        """Every table and figure says which preset, dataset and model its numbers come from."""
+        for section in sections:
+            kind = self.SECTION_SCOPES.get(section["id"])
+            for block in section["blocks"] if kind else []:
+                if block.get("type") in ("table", "figure"):
+                    block["scope"] = self.scope(kind)
 
     # ------------------------------------------------------------------ facts
 
@@ -608,18 +651,19 @@ class _Builder:
         stopped = [name for name, g in runs if "guard_stopped" in g and g["guard_stopped"].fillna(False).astype(bool).any()]
         return text + f"; it stopped {len(stopped)} of {runs.ngroups} FGSM-RS runs early"
 
-    def _ours_at(self, trainer: str, rate: float) -> str:
+    def _ours_at(self, trainer: str, rate: float) -> tuple[str, tuple | None]:
+        """(ours as text, its (mean, low, high) or None)."""
         s = self.summary
         if s is None:
-            return "no runs"
+            return "no runs", None
         f = s[(s["trainer"] == trainer) & np.isclose(s["rate"], rate)]
         if rate > 0:
             f = f[f["scheme"] == "uniform"] if (f["scheme"] == "uniform").any() else f.iloc[0:0]
         vals = f.groupby("seed")["clean_acc"].mean().dropna()
         if vals.empty:
-            return "not run at this D-rate"
-        m, lo, hi = stats.bounded(t_interval(vals.to_numpy(float)))
-        return _fmt_ci(m, lo, hi, len(vals))
+            return "not run at this D-rate", None
+        ci = stats.bounded(t_interval(vals.to_numpy(float)))
+        return _fmt_ci(*ci, len(vals)), ci
 
     def section_comparison(self) -> dict:
         cifar = self.dataset.lower() == "cifar10"
@@ -643,8 +687,9 @@ class _Builder:
                                ("pgd", "CIFAR-10, PGD adversarial training: clean accuracy")):
             for rate in paper.RATES:
                 fig = paper.cifar(trainer, rate)
-                ours = self._ours_at(trainer, rate) if cifar else f"not comparable (our run: {self.dataset})"
-                note = f"paper: {paper.their_duplicates(trainer, rate)}; {fig.check}"
+                ours, ci = self._ours_at(trainer, rate) if cifar else (f"not comparable (our run: {self.dataset})",
+                                                                       None)
+                note = f"{_cell_verdict(float(fig), ci)}. paper: {paper.their_duplicates(trainer, rate)}; {fig.check}"
                 note += f" ({fig.cite})" if fig.sources else ""
                 rows.append([label, _rate_str(rate), fig.text, ours, note])
         g_paper = FIGURES["gauss_biased_40_without"], FIGURES["gauss_biased_40_with"]
