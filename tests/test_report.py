@@ -213,6 +213,8 @@ def test_cifar10_numbers_compared(tmp_path, inputs):
     ours = 100 * summary.query("trainer == 'standard' and rate == 0.3 and scheme == 'uniform'")["clean_acc"].mean()
     assert f"{ours:.2f} %" in table
     assert "not run at this D-rate" not in table
+    # each cell gets a verdict: the fixture's standard runs are near 90 %, above every published figure
+    assert table.count("published value below our interval") >= 3
 
 
 def test_missing_inputs_render_notes(tmp_path):
@@ -453,16 +455,3 @@ def test_every_table_and_figure_names_its_preset_dataset_and_model(tmp_path, inp
     gauss = raw[raw.index('<section id="gaussian">'):]
     assert "2-D Gaussian study (no images" in gauss[:gauss.index("</section>")]
 
-
-def test_cifar10_cells_get_a_verdict_against_our_interval(tmp_path, inputs):
-    meta = json.loads(Path(inputs["prepared_meta"]).read_text())
-    meta["dataset"] = "cifar10"
-    path = tmp_path / "meta.json"
-    path.write_text(json.dumps(meta))
-    params = {**PARAMS, "dataset": {"name": "cifar10"}, "report": {"gallery_pairs": 0}}
-    html, _ = _build(tmp_path, inputs, params=params, prepared_meta=path, curves_csv=None, per_class_csv=None)
-    table = html.read_text()
-    table = table[table.index("<caption>Published vs ours"):]
-    table = table[:table.index("</table>")]
-    # the fixture's standard runs are near 90 %: every published standard figure lies below our interval
-    assert table.count("published value below our interval") >= 3

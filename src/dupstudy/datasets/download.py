@@ -37,20 +37,14 @@ class CorruptArchiveError(BadInput, ValueError):
     """The archive cannot be read to its end: truncated, corrupt, or not a tar archive."""
 
 
-def md5sum(path: str | os.PathLike, chunk: int = CHUNK) -> str:
-    h = hashlib.md5()
+def md5sum(path: str | os.PathLike) -> str:
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "md5").hexdigest()
 
 
-def sha256sum(path: str | os.PathLike, chunk: int = CHUNK) -> str:
-    h = hashlib.sha256()
+def sha256sum(path: str | os.PathLike) -> str:
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def download(url: str, dest: str | os.PathLike, md5: str, *, retries: int = 0, timeout: float = 60.0,
