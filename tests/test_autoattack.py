@@ -76,7 +76,7 @@ def test_missing_torchattacks_names_param_and_install_command(undefended, digits
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
     args = Namespace(prepared="does/not/exist", dedup="does/not/exist", model=str(undefended), out="unused.json",
-                     scheme="uniform", rate="0.0", trainer="standard", seed=0)
+                     budget="epochs", scheme="uniform", rate="0.0", trainer="standard", seed=0)
     with pytest.raises(ParamsError, match=r"pip install 'dupstudy\[autoattack\]'"):
         stage.main(args, {"attack": ATTACK, "train": {"threads": 1}})
 
