@@ -197,10 +197,18 @@ import json, resource, sys
 from dupstudy.datasets.folder import load_folder
 
 p = load_folder(sys.argv[1], workers=2, progress=False)  # as `dupstudy dedup` and the ingest stage load it
-main, worker = (resource.getrusage(who).ru_maxrss * 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+# This process's peak from VmHWM: ru_maxrss survives exec, so it would report the forking parent's size.
+main = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # workers are forked from this process
 print(json.dumps({"main": main, "worker": worker, "shape": p.images.shape, "sources": list(p.manifest["source"]),
                   "rejected": dict(zip(p.rejected["source"], p.rejected["reason"]))}))
 """
+
+
+def peak_rss_self() -> int:
+    """This process's peak resident set in bytes (VmHWM). Not ru_maxrss: it survives exec, so in a
+    process started from a large one (a test runner) it reports the parent's size."""
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 
 
 def load_measured(folder: Path, timeout: float = 300) -> dict:
