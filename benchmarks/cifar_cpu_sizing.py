@@ -87,7 +87,9 @@ def main():
            "epoch_s": [round(c["seconds"], 1) for c in curve], "train_acc": round(curve[-1]["train_acc"], 4)}
     model = model.float().eval()
     t0, c0 = time.perf_counter(), time.process_time()
-    x, y = to_tensor(xte[:args.clean_n], "cpu"), torch.from_numpy(yte[:args.clean_n])
+    # a fixed random draw: the test split is ordered by class, so its first n images are one class
+    few = np.sort(np.random.default_rng(1).permutation(len(xte))[:args.clean_n])
+    x, y = to_tensor(xte[few], "cpu"), torch.from_numpy(yte[few])
     with torch.no_grad():
         pred = torch.cat([model(x[i:i + 512]).argmax(1) for i in range(0, len(x), 512)])
     out.update(clean_acc=round((pred == y).float().mean().item(), 4), clean_s=round(time.perf_counter() - t0, 1),

@@ -128,6 +128,27 @@ def test_fit_learns_and_save_load_round_trip(arch, digits, tmp_path):
         assert torch.equal(model(xt), loaded(xt))
 
 
+def test_airbench_whiten_eps_reaches_the_layer_and_survives_save_load(digits, tmp_path):
+    """model.whiten_eps (adversarial training needs a large one): the filters are V^T / sqrt(lam + eps),
+    so a larger eps shrinks the gain on the weak directions, and the spec rebuilds the same net."""
+    x, y = digits
+    xt = to_tensor(x, "cpu")
+    default, large = models.build("airbench", 1, 10, 4), models.build("airbench", 1, 10, 4, whiten_eps=0.1)
+    assert default.whiten_eps == models.Airbench.WHITEN_EPS and large.whiten_eps == 0.1
+    default.data_init(xt)
+    large.data_init(xt)
+    assert large.whiten.weight.abs().max() < default.whiten.weight.abs().max()
+    model, spec, _ = fit(x, y, classes=10, trainer="standard", seed=0,
+                         model_settings={"arch": "airbench", "width": 4, "whiten_eps": 0.1},
+                         settings={**SETTINGS, "epochs": 1, "lr": 1.0}, attack=ATTACK, progress=False)
+    fresh = models.build(**spec)  # the spec carries the eps, so data_init makes the same layer again
+    fresh.data_init(xt)
+    assert spec["whiten_eps"] == 0.1 and torch.equal(model.whiten.weight, fresh.whiten.weight)
+    models.save(tmp_path / "model.pt", model, spec)
+    loaded, _ = models.load(tmp_path / "model.pt")
+    assert loaded.whiten_eps == 0.1
+
+
 def test_unknown_arch_names_allowed():
     with pytest.raises(ValueError) as e:
         models.build("resnet50", 3, 10)

@@ -108,8 +108,13 @@ class Airbench(nn.Module):
     MAX_INIT_IMAGES = 5000
     LOGIT_SCALE = 1 / 9
 
-    def __init__(self, channels: int, classes: int, width: int = 64, mean=0.5, std=0.25):
+    def __init__(self, channels: int, classes: int, width: int = 64, mean=0.5, std=0.25,
+                 whiten_eps: float | None = None):
         super().__init__()
+        # model.whiten_eps: airbench's 5e-4 makes the layer amplify the high-frequency directions natural
+        # images lack, where PGD puts its perturbation; adversarial training then reads the label from
+        # the perturbation and clean accuracy collapses. 0.1 trains PGD-AT normally (benchmarks/RESULTS.md).
+        self.whiten_eps = self.WHITEN_EPS if whiten_eps is None else whiten_eps
         self.norm = Normalize(_per_channel(mean, channels), _per_channel(std, channels))
         d = channels * 4
         self.whiten = nn.Conv2d(channels, 2 * d, 2, padding=0, bias=True)
@@ -138,7 +143,7 @@ class Airbench(nn.Module):
         mu = s / count
         cov = (ss / count - torch.outer(mu, mu)).cpu()
         lam, vec = torch.linalg.eigh((cov + cov.T) / 2)
-        w = vec.T / torch.sqrt(lam.clamp_min(0) + self.WHITEN_EPS).unsqueeze(1)  # (d, d): rows are filters
+        w = vec.T / torch.sqrt(lam.clamp_min(0) + self.whiten_eps).unsqueeze(1)  # (d, d): rows are filters
         w = torch.cat([w, -w]).to(x.device)
         # unfold orders a patch as (channel, row, col), the same order as a conv weight's (C, 2, 2)
         self.whiten.weight.copy_(w.view(2 * d, c, 2, 2).float())
@@ -188,11 +193,12 @@ class PreActResNet18(nn.Module):
         return self.head(x.mean(dim=(2, 3)))
 
 
-def build(arch: str, channels: int, classes: int, width: int = 16, mean=0.5, std=0.25) -> nn.Module:
+def build(arch: str, channels: int, classes: int, width: int = 16, mean=0.5, std=0.25,
+          whiten_eps: float | None = None) -> nn.Module:
     if arch == "small_cnn":
         return SmallCNN(channels, classes, width, mean, std)
     if arch == "airbench":
-        return Airbench(channels, classes, width, mean, std)
+        return Airbench(channels, classes, width, mean, std, whiten_eps)
     if arch == "preact_resnet18":
         return PreActResNet18(channels, classes, width, mean, std)
     raise ValueError(f"unknown model.arch {arch!r}; allowed: {', '.join(ARCHS)}")

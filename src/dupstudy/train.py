@@ -141,6 +141,8 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
     std = base.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
     spec = dict(arch=model_settings["arch"], channels=x.shape[1], classes=classes,
                 width=model_settings.get("width", 16), mean=mean, std=std)
+    if model_settings.get("whiten_eps") is not None:  # airbench's whitening (models.Airbench)
+        spec["whiten_eps"] = model_settings["whiten_eps"]
     model = models.build(**spec).to(dev)
     models.data_init(model, base)
     del base
