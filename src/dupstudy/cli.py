@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import outdir
 from .errors import BadInput, run_guarded
+from .pipeline import RULES_FILE
 
 DESCRIPTION = """\
 Find duplicate images in a dataset and measure what duplicated training data does to
@@ -36,13 +37,13 @@ def cmd_validate(args) -> int:
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    from .grid import cells
     from .presets import matching
     from .runs import same_run_as
 
-    g = p["grid"]
-    per_cell = len(g["schemes"]) * len(g["trainers"]) * len(g["seeds"])
-    jobs = len(g["budgets"]) * len(g["rates"]) * per_cell
-    models = per_cell * sum(not same_run_as(b, r, p["train"]) for b in g["budgets"] for r in g["rates"])
+    trainings = list(cells(p["grid"]))
+    jobs = len(trainings)
+    models = sum(not same_run_as(c["budget"], c["rate"], p["train"]) for c in trainings)
     preset = matching(args.params)
     print(f"{args.params}: valid" + (f" (preset {preset.name})" if preset else "")
           + f"; dataset {p['dataset']['name']}, {jobs} training jobs, {models} models trained"
@@ -75,24 +76,25 @@ def cmd_preset(args) -> int:
 
 
 def cmd_dag(args) -> int:
-    from .pipeline import render_dvc_yaml
+    from .pipeline import render_dvc_yaml, render_rules
 
-    text = render_dvc_yaml()
-    target = Path(args.dvc_yaml)
+    rendered = {Path(args.dvc_yaml): render_dvc_yaml(), Path(args.rules): render_rules()}
     if args.check:
-        if not target.exists() or target.read_text() != text:
+        stale = [t for t, text in rendered.items() if not t.exists() or t.read_text() != text]
+        for target in stale:
             print(f"{target} is out of date with src/dupstudy/pipeline.py: run `dupstudy dag --write`", file=sys.stderr)
-            return 1
-        print(f"{target} matches the pipeline description")
-        return 0
+        if not stale:
+            print(f"{', '.join(map(str, rendered))} match the pipeline description")
+        return 1 if stale else 0
     if args.write:
         from .io import atomic_path
 
-        with atomic_path(target) as tmp:
-            tmp.write_text(text)
-        print(f"wrote {target}")
+        for target, text in rendered.items():
+            with atomic_path(target) as tmp:
+                tmp.write_text(text)
+            print(f"wrote {target}")
         return 0
-    sys.stdout.write(text)
+    sys.stdout.write(rendered[Path(args.dvc_yaml)])
     return 0
 
 
@@ -233,12 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_validate)
 
     d = sub.add_parser("dag", help="print dvc.yaml as rendered from the pipeline description (--write, --check)",
-                       description="dvc.yaml is generated from src/dupstudy/pipeline.py, the same description the "
-                                   "Snakefile's rules come from. Print it, write it, or check the committed one.")
+                       description="dvc.yaml and the Snakemake rules (workflow/rules/stages.smk) are generated from "
+                                   "src/dupstudy/pipeline.py. Print dvc.yaml, write both, or check the committed ones.")
     d.add_argument("--dvc-yaml", default="dvc.yaml")
+    d.add_argument("--rules", default=RULES_FILE, help=f"the rules file (default: {RULES_FILE})")
     mode = d.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="write dvc.yaml")
-    mode.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml differs from the rendered one")
+    mode.add_argument("--write", action="store_true", help="write dvc.yaml and the rules file")
+    mode.add_argument("--check", action="store_true", help="exit 1 if either differs from the rendered one")
     d.set_defaults(func=cmd_dag)
 
     dd = sub.add_parser("dedup", help="find duplicates in any image folder (<root>/<split>/<class>/<file>) or .tar.gz",
@@ -261,14 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("--no-dihedral", dest="dihedral", action="store_false", default=None,
                     help="do not match flipped and 90-degree rotated copies")
     dd.add_argument("--semantic", action="store_true", default=None,
-                    help="also find semantic duplicates with EfficientNet-Lite0 embeddings (pip install 'dupstudy[semantic]')")
+                    help="also find semantic duplicates with EfficientNet-Lite0 embeddings "
+                         "(pip install 'dupstudy[semantic]')")
     dd.add_argument("--cosine-threshold", type=float, help="min cosine similarity for a semantic pair (default 0.9)")
-    dd.add_argument("--decisions", help="CSV a,b,decision (duplicate | keep_both) from a human review, applied before grouping")
+    dd.add_argument("--decisions",
+                    help="CSV a,b,decision (duplicate | keep_both) from a human review, applied before grouping")
     dd.add_argument("--precision-from", metavar="CSV",
                     help="a labelled review_sample.csv: print the precision with a 95 %% Wilson interval")
     dd.set_defaults(func=cmd_dedup)
 
-    pr = sub.add_parser("precision", help="precision of found pairs from a labelled review_sample.csv (Wilson 95 %% CI)",
+    pr = sub.add_parser("precision",
+                        help="precision of found pairs from a labelled review_sample.csv (Wilson 95 %% CI)",
                         description="Read review_sample.csv after someone filled its label column (yes/no, 1/0, "
                                     "duplicate/keep_both) and print the share of true duplicates with a Wilson 95 % "
                                     "interval, overall and per kind.")

@@ -18,9 +18,9 @@ import io
 import os
 import warnings
 from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -486,7 +486,7 @@ def _opened(data: bytes):
         raise Unusable(f"image too large: {err}") from None
     except UnidentifiedImageError:
         raise Unusable("not an image Pillow can read") from None
-    except Exception as err:  # truncated, corrupt, unsupported: record and go on
+    except Exception as err:  # noqa: BLE001 - Pillow raises many types for a bad file: record it, go on
         raise Unusable(f"corrupt or truncated image: {type(err).__name__}: {err}") from None
 
 

@@ -13,16 +13,18 @@ import math
 import os
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import stats
-from ..stats import t_interval
+from ..grid import NAMES, allowed
 from ..io import atomic_path
 from ..runs import trained_once
+from ..stats import t_interval
 from . import figures as figs
 from . import paper
 from .paper import FACTS, FIGURES, PAPER
@@ -71,7 +73,7 @@ def build_report(out_html: Path, figures_dir: Path, *, params: dict, summary_csv
     b.label_scopes(sections)
     html = _render(title=(params or {}).get("report", {}).get("title", "Duplicates and robustness"),
                    sections=sections, problems=b.problems, scope=b.scope("models"),
-                   generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+                   generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     with atomic_path(out_html) as tmp:
         tmp.write_text(html, encoding="utf-8")
 
@@ -175,7 +177,8 @@ def _each_model_once(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[keep]
 
 
-def _diff(frame: pd.DataFrame, metric: str, trainer: str, scheme: str, rate: float, base_rate: float = 0.0) -> dict | None:
+def _diff(frame: pd.DataFrame, metric: str, trainer: str, scheme: str, rate: float,
+          base_rate: float = 0.0) -> dict | None:
     """Mean difference of `metric` at `rate` (scheme) minus at base_rate (any scheme), with a 95 % t-interval,
     the 90 % interval that the equivalence test (TOST) reads, and the smallest change the seeds detect.
 
@@ -192,14 +195,14 @@ def _diff(frame: pd.DataFrame, metric: str, trainer: str, scheme: str, rate: flo
            "metric": metric}
     if len(common) >= 2:
         diffs = (hi[common] - lo[common]).to_numpy(float)
-        m, l, h = stats.t_interval(diffs)
+        m, lo_, hi_ = stats.t_interval(diffs)
         _, el, eh = stats.t_interval(diffs, level=1 - 2 * (1 - stats.LEVEL))
-        out.update(diff=m, lo=l, hi=h, eq_lo=el, eq_hi=eh, mde=stats.min_detectable(diffs), n=len(common),
+        out.update(diff=m, lo=lo_, hi=hi_, eq_lo=el, eq_hi=eh, mde=stats.min_detectable(diffs), n=len(common),
                    how="paired by seed")
     elif len(hi) >= 2 and len(lo) >= 2:
-        m, l, h, _ = stats.welch_interval(hi, lo)
+        m, lo_, hi_, _ = stats.welch_interval(hi, lo)
         _, el, eh, _ = stats.welch_interval(hi, lo, level=1 - 2 * (1 - stats.LEVEL))
-        out.update(diff=m, lo=l, hi=h, eq_lo=el, eq_hi=eh, mde=float("nan"), n=min(len(hi), len(lo)), how="Welch")
+        out.update(diff=m, lo=lo_, hi=hi_, eq_lo=el, eq_hi=eh, mde=float("nan"), n=min(len(hi), len(lo)), how="Welch")
     else:
         nan = float("nan")
         out.update(diff=float(hi.mean() - lo.mean()), lo=nan, hi=nan, eq_lo=nan, eq_hi=nan, mde=nan,
@@ -507,10 +510,10 @@ class _Builder:
             biased_text = ("biased — class c receives the share class_shares[c] of all copies ("
                            + ", ".join(f"{w:g}" for w in biased["class_shares"]) + ", normalised)")
         else:
-            biased_text = (f"biased — a share {biased.get('favoured_share', '–')} of all copies comes from the favoured "
-                           f"class(es) {', '.join(map(str, biased.get('favoured_classes', []))) or '–'}, the rest "
-                           "from the others, uniformly within a class (0.7 / 0.3 is the share the comment in the "
-                           f"paper's Gaussian notebook names; {FACTS['gauss_weights'].cite})")
+            biased_text = (f"biased — a share {biased.get('favoured_share', '–')} of all copies comes from the "
+                           f"favoured class(es) {', '.join(map(str, biased.get('favoured_classes', []))) or '–'}, "
+                           "the rest from the others, uniformly within a class (0.7 / 0.3 is the share the comment "
+                           f"in the paper's Gaussian notebook names; {FACTS['gauss_weights'].cite})")
         text = f"Schemes: uniform — each copy drawn uniformly from all training images; {biased_text}"
         if "concentrated" in self.params.get("grid", {}).get("schemes", []):
             text += (f"; concentrated — all copies come from {100 * conc.get('sources', 0.01):g} % of the training "
@@ -581,7 +584,8 @@ class _Builder:
                                "variants take more optimizer steps)",
                      "steps": "equal steps (" + ("as many optimizer steps as the D-rate 0 set takes in "
                                                  f"{train.get('epochs', '–')} epochs" if steps == "auto"
-                                                 else f"{steps} optimizer steps") + " for every variant: equal compute)"}
+                                                 else f"{steps} optimizer steps")
+                              + " for every variant: equal compute)"}
             budgets = grid.get("budgets", ["epochs"])
             blocks.append(_p(
                 f"Training: model {p.get('model', {}).get('arch', '–')}, budget(s): "
@@ -600,8 +604,8 @@ class _Builder:
                        f"{attack.get('train_step', '–')}, {attack.get('train_steps', '–')} steps, random start",
                 "fgsm_rs": f"fgsm_rs — one FGSM step of {attack.get('fgsm_step', '–')} from a uniform random start in "
                            f"the ε = {eps} ball (“fast” adversarial training)" + self._guard_text(attack),
-                "trades": f"trades — TRADES with β = {attack.get('trades_beta', '–')}, its inner maximisation PGD on the "
-                          f"KL term at ε = {eps}, {attack.get('train_steps', '–')} steps",
+                "trades": f"trades — TRADES with β = {attack.get('trades_beta', '–')}, its inner maximisation PGD on "
+                          f"the KL term at ε = {eps}, {attack.get('train_steps', '–')} steps",
             }
             used = [robust[t] for t in trainers if t in robust]
             aa = ""
@@ -647,8 +651,9 @@ class _Builder:
         c = self.curves_all if self.curves_all is not None else self.curves
         if c is None or "guard_pgd_acc" not in c:
             return text
-        runs = c[c["trainer"] == "fgsm_rs"].groupby([k for k in ("budget", "scheme", "rate", "seed") if k in c])
-        stopped = [name for name, g in runs if "guard_stopped" in g and g["guard_stopped"].fillna(False).astype(bool).any()]
+        runs = c[c["trainer"] == "fgsm_rs"].groupby([k for k in NAMES if k != "trainer" and k in c])
+        stopped = [name for name, g in runs
+                   if "guard_stopped" in g and g["guard_stopped"].fillna(False).astype(bool).any()]
         return text + f"; it stopped {len(stopped)} of {runs.ngroups} FGSM-RS runs early"
 
     def _ours_at(self, trainer: str, rate: float) -> tuple[str, tuple | None]:
@@ -868,7 +873,8 @@ class _Builder:
         if d is None:
             return None, "–", how
         text = (f"uniform, r = {_rate_str(r)}, mean training loss over the last 10 % of steps: "
-                f"{d['mean_lo']:.3f} → {d['mean_hi']:.3f}; change {_fmt_ci(d['diff'], d['lo'], d['hi'], unit='', digits=3)}"
+                f"{d['mean_lo']:.3f} → {d['mean_hi']:.3f}; "
+                f"change {_fmt_ci(d['diff'], d['lo'], d['hi'], unit='', digits=3)}"
                 f" ({d['how']}, n={d['n']})")
         return d, text, how
 
@@ -934,7 +940,8 @@ class _Builder:
         ok = np.isfinite(neg[2]) and neg[2] < 0 and np.isfinite(pos[1]) and pos[1] > 0
         rows.append([claims[2], _verdict_cell("supported" if ok else ("not tested" if not np.isfinite(neg[2]) else
                                                                        "not supported")),
-                     f"r = {_rate_str(rate)}: class -1 {_fmt_ci(*neg, unit=' pp')}, class +1 {_fmt_ci(*pos, unit=' pp')} "
+                     f"r = {_rate_str(rate)}: class -1 {_fmt_ci(*neg, unit=' pp')}, "
+                     f"class +1 {_fmt_ci(*pos, unit=' pp')} "
                      f"(paired by seed, n={len(b)})",
                      "Over-represented class +1 copies widen its region, as the paper says."
                      if ok else "The per-class changes are not both significant in the claimed direction."])
@@ -950,7 +957,8 @@ class _Builder:
                     f"the direction holds but not the size: the paper's drop of {drop:g} points lies outside our CI")
         bayes = self.gauss["bayes_acc"]
         rows.append([claims[3], _verdict_cell(v),
-                     f"r = {_rate_str(rate)}: {100 * b['base_acc_all'].mean():.2f} → {100 * b['acc_all'].mean():.2f} %; "
+                     f"r = {_rate_str(rate)}: {100 * b['base_acc_all'].mean():.2f} → "
+                     f"{100 * b['acc_all'].mean():.2f} %; "
                      f"change {_fmt_ci(*allc, unit=' pp')} (n={len(b)})",
                      _sentences(size, f"their {without.value} without duplicates exceeds the Bayes-optimal "
                                       f"{bayes:.3f}: it is accuracy on their {paper.GAUSS_POINTS} training points "
@@ -978,8 +986,8 @@ class _Builder:
                              f"{dd.get('threshold', '–')}" + (", flips and 90° rotations included" if dd.get("dihedral")
                                                               else "") + ") were searched within and across splits."))
         else:
-            blocks.append(_p("Exact duplicates (checksums) and near duplicates (perceptual hashes) were searched within "
-                             "and across splits."))
+            blocks.append(_p("Exact duplicates (checksums) and near duplicates (perceptual hashes) were searched "
+                             "within and across splits."))
         if facts:
             blocks.append(_table(["count", "value"], facts, caption="Deduplication"))
         by_kind = d.get("pairs_by_kind") if isinstance(d.get("pairs_by_kind"), dict) else {}
@@ -1080,19 +1088,20 @@ class _Builder:
             for scheme in figs._order(s.loc[s["rate"] > 0, "scheme"], figs.SCHEMES):
                 for metric, name in (("clean_acc", "clean"), ("robust_acc", "PGD")):
                     row = [trainer, scheme, name, _rate_str(top)]
-                    for b in ("epochs", "steps"):
+                    for b in allowed("budget"):
                         f = s[s["budget"].astype(str) == b]
                         row.append(_diff_text(_diff(f, metric, trainer, scheme, top)))
                     rows.append(row)
-        blocks.append(_table(["trainer", "scheme", "accuracy", "D-rate", "change vs D-rate 0, equal epochs",
-                              "change vs D-rate 0, equal steps"], rows,
+        blocks.append(_table(["trainer", "scheme", "accuracy", "D-rate",
+                              *(f"change vs D-rate 0, equal {b}" for b in allowed("budget"))], rows,
                              caption="Mean accuracy at D-rate 0 → at the highest D-rate, and the change in percentage "
                                      "points with its 95 % t-interval"))
         return {"id": "budgets", "title": title, "blocks": blocks}
 
     def section_per_class(self) -> dict:
         if self.per_class is None:
-            return {"id": "per-class", "title": "Per-class accuracy", "blocks": [self.unavailable("per-class accuracy")]}
+            return {"id": "per-class", "title": "Per-class accuracy",
+                    "blocks": [self.unavailable("per-class accuracy")]}
         favoured = self.params.get("variants", {}).get("biased", {}).get("favoured_classes", [])
         blocks = [_p("Change of each class's accuracy relative to the same trainer at D-rate 0 (percentage points, "
                      "mean over seeds). Class bias is the mechanism the paper proposes: under biased duplication the "
@@ -1123,8 +1132,8 @@ class _Builder:
         blocks = []
         n_leak = (self.dedup or {}).get("n_leaked_test")
         if n_leak is not None:
-            blocks.append(_p(f"{n_leak} test images have an exact or near duplicate in the training set. Clean accuracy "
-                             "is reported on the whole test set and without those images."))
+            blocks.append(_p(f"{n_leak} test images have an exact or near duplicate in the training set. Clean "
+                             "accuracy is reported on the whole test set and without those images."))
         s = self.summary
         if s is None or "clean_acc_no_leak" not in s or s["clean_acc_no_leak"].isna().all():
             blocks.append(_note("Not available: no accuracy without leaked test images "
@@ -1191,7 +1200,7 @@ class _Builder:
         rows = []
         piv = gs.pivot_table(index=["scheme", "rate"], columns="metric", values=["mean", "ci_low", "ci_high"])
         for (scheme, rate) in piv.index:
-            def cell(metric, scale=100.0, unit=""):
+            def cell(metric, scale=100.0, unit="", scheme=scheme, rate=rate):
                 try:
                     return _fmt_ci(scale * piv.loc[(scheme, rate), ("mean", metric)],
                                    scale * piv.loc[(scheme, rate), ("ci_low", metric)],
