@@ -28,6 +28,6 @@ onstart:
 
 
 onsuccess:
-    from dupstudy.headline import one_line
+    from dupstudy.summary import one_line
 
     print(one_line())
