@@ -6,7 +6,8 @@ steps (the steps budget) or at equal fractions of each schedule, and never calls
 
 import pandas as pd
 
-from dupstudy.report.build import _Builder, _diff
+from dupstudy.report.build import _Builder
+from dupstudy.report.verdicts import _diff
 from dupstudy.train import fit
 
 MODEL = {"arch": "small_cnn", "width": 8}
