@@ -105,3 +105,9 @@ def test_lazy_imports_of_a_parent_package_do_not_count():
     assert "src/dupstudy/datasets/folder.py" in code_files(STAGES["ingest"].script, ROOT)
     # evaluate runs train.py and device.py, which a hand-written list once left out
     assert {"src/dupstudy/train.py", "src/dupstudy/device.py"} <= set(code_files(STAGES["evaluate"].script, ROOT))
+
+
+def test_no_module_in_src_is_over_500_lines():
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "src").rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500}
+    assert not long, f"split these by what they do: {long}"

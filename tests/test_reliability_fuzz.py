@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from reliability_tiny import env
 
-from dupstudy.datasets.folder import MAX_PIXELS, load_folder
+from dupstudy.datasets.folder import load_folder
+from dupstudy.datasets.images import MAX_PIXELS
 
 
 def _formats() -> dict[str, tuple[str, str]]:
