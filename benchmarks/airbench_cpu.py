@@ -101,6 +101,7 @@ def main():
     if args.data is None or not args.data.exists():
         raise SystemExit(f"CIFAR-10 data not found ({args.data}); pass --data")
 
+    torch.set_num_threads(args.threads)  # now, so that machine() reports what training will use
     t_start = time.perf_counter()
     load_before = os.getloadavg()[0]
     params = apply_sets(params_mod.load(args.params), [*PRESET, *args.sets])

@@ -7,9 +7,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import runlock, timings
+from . import grid, runlock, timings
 from .errors import run_guarded
-from .grid import NAMES
 from .params import load
 
 
@@ -17,7 +16,6 @@ def parser(stage: str, doc: str | None = None) -> argparse.ArgumentParser:
     """The stage script's arguments, built from its declaration in pipeline.STAGES: a flag per
     input, gathered folder and output (their help says what the path holds) and one per grid axis
     (choices from the params schema)."""
-    from . import grid
     from .pipeline import HOLDS, STAGES
 
     st = STAGES[stage]
@@ -65,7 +63,7 @@ def run(main: Callable[[argparse.Namespace, dict], str | None], stage: str, doc:
         with runlock.for_stage(command=f"{stage} stage"):
             summary = main(args, params)
         seconds = time.perf_counter() - t0
-        timings.record(stage, {k: getattr(args, k, None) for k in NAMES}, seconds)
+        timings.record(stage, {k: getattr(args, k, None) for k in grid.NAMES}, seconds)
         print(f"[{stage}] {summary or 'done'} ({seconds:.1f} s)", flush=True)
 
     code = run_guarded(body, prog=f"{stage} stage")
