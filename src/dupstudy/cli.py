@@ -202,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
                                     "per trainer (equal epochs).")
     sm.add_argument("root", nargs="?", default=".", help="the project folder (default: .)")
     sm.set_defaults(func=cmd_summary)
+    sn = sub.add_parser("snapshot", help="keep a finished run as a dated folder under reports/ (no weights)",
+                        description="Copy the report, its figures, the results tables, DVC metrics, dedup summary, "
+                                    "params.yaml and the stage timings into reports/YYYY-MM-DD-<preset>/, with RUN.md "
+                                    "naming the commit, the machine and the wall time, ready to commit.")
+    sn.add_argument("dest", nargs="?", help="the folder to write (default: reports/<today>-<preset or dataset>)")
+    sn.add_argument("--root", default=".", help="the project folder of the run (default: .)")
+    sn.add_argument("--note", help="a paragraph for RUN.md, e.g. how the wall time was measured")
+    sn.set_defaults(func=cmd_snapshot)
     return p
 
 
@@ -221,6 +229,15 @@ def cmd_dvc(args) -> int:
 
         print(one_line())
     return code
+
+
+def cmd_snapshot(args) -> int:
+    from .snapshot import default_dest, take
+
+    root = Path(args.root)
+    dest = take(root, Path(args.dest) if args.dest else default_dest(root), note=args.note or "")
+    print(f"kept the run in {dest} (report, figures, tables, params, timings; no model weights): commit it")
+    return 0
 
 
 def cmd_summary(args) -> int:
