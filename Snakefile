@@ -9,9 +9,7 @@ min_version("9.0")
 
 # No `configfile:` here: common.smk reads params.yaml with the project's own loader.
 include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/models.smk"
-include: "workflow/rules/report.smk"
+include: "workflow/rules/stages.smk"
 
 
 rule all:
@@ -30,6 +28,6 @@ onstart:
 
 
 onsuccess:
-    from dupstudy.headline import one_line
+    from dupstudy.summary import one_line
 
     print(one_line())

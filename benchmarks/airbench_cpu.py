@@ -24,19 +24,19 @@ import json
 import os
 import platform
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
+from results_file import write_section  # benchmarks/ is on sys.path when a script here runs
 
-from dupstudy import models, params as params_mod
+from dupstudy import models
+from dupstudy import params as params_mod
 from dupstudy.datasets.folder import load_folder
 from dupstudy.evaluate import predict
 from dupstudy.train import fit, resolve_budget, to_tensor
-
-from results_file import write_section  # benchmarks/ is on sys.path when a script here runs
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_NAME = Path("shared/data/cifar10-jpg.tar.gz")
@@ -70,7 +70,8 @@ def machine() -> str:
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
         cpu = names[0] if names else cpu
     return (f"{cpu}, {len(os.sched_getaffinity(0))} cores available, torch threads {torch.get_num_threads()}, "
             f"torch {torch.__version__}, Python {platform.python_version()}, no GPU used")
@@ -100,6 +101,7 @@ def main():
     if args.data is None or not args.data.exists():
         raise SystemExit(f"CIFAR-10 data not found ({args.data}); pass --data")
 
+    torch.set_num_threads(args.threads)  # now, so that machine() reports what training will use
     t_start = time.perf_counter()
     load_before = os.getloadavg()[0]
     params = apply_sets(params_mod.load(args.params), [*PRESET, *args.sets])
@@ -127,7 +129,8 @@ def main():
         with epochs_log.open("a" if rows[:-1] else "w") as f:
             f.write(json.dumps(row) + "\n")
         print(f"epoch {row['epoch']}: step {row['step']}, loss {row['loss']:.4f}, train acc {row['train_acc']:.4f}, "
-              f"test acc {row['test_acc']:.4f} (every 5th test image, no TTA), {row['seconds']:.0f} s of training so far", flush=True)
+              f"test acc {row['test_acc']:.4f} (every 5th test image, no TTA), "
+              f"{row['seconds']:.0f} s of training so far", flush=True)
 
     print(f"training: {machine()}; checkpoint {checkpoint}{' (resuming)' if resumed else ''}", flush=True)
     model, spec, curve = fit(data.images[tr], data.labels[tr], classes=len(data.classes), trainer="standard", seed=0,
@@ -145,7 +148,7 @@ def main():
 
     epoch_rows = [f"| {r['epoch']} | {r['step']} | {r['loss']:.4f} | {r['train_acc']:.4f} | {r['test_acc']:.4f} | "
                   f"{r['seconds']:.0f} |" for r in rows]
-    out = [f"## airbench recipe on the CPU, all of CIFAR-10 ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)", "",
+    out = [f"## airbench recipe on the CPU, all of CIFAR-10 ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "",
            "Command: `python benchmarks/airbench_cpu.py`" + "".join(f" `--set {s}`" for s in args.sets)
            + (f" `--train-images {args.train_images}`" if args.train_images else ""), "",
            f"Machine: {machine()}; load average {load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the "

@@ -27,18 +27,16 @@ import argparse
 import platform
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import torch
+from results_file import write_section  # benchmarks/ is on sys.path when a script here runs
 
 from dupstudy import models
 from dupstudy.datasets.folder import load_folder
 from dupstudy.evaluate import evaluate
 from dupstudy.train import fit
-
-from results_file import write_section  # benchmarks/ is on sys.path when a script here runs
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpg.tar.gz"
 ATTACK = {"eps": 8 / 255, "train_step": 2 / 255, "train_steps": 10, "eval_step": 2 / 255, "eval_steps": 50,
@@ -91,8 +89,9 @@ def main():
     if args.smoke:
         tr, te, args.epochs = tr[::50], te[::20], [1]
     x, y, xt, yt = data.images[tr], data.labels[tr], data.images[te], data.labels[te]
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()}), no GPU"
-    out = [f"## CIFAR-10 on one GPU ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)", "",
+    device = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+              else f"CPU ({platform.processor() or platform.machine()}), no GPU")
+    out = [f"## CIFAR-10 on one GPU ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "",
            f"Machine: {device}; torch {torch.__version__}; {len(x)} train / {len(xt)} test images"
            f"{' (smoke run)' if args.smoke else ''}; arch {args.arch} width {args.width}, batch {args.batch}, "
            f"lr {args.lr}, label smoothing {args.label_smoothing}, crop 4 + flip.", "",

@@ -37,15 +37,14 @@ import sys
 import tarfile
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance
+from results_file import write_section  # benchmarks/ is on sys.path when a script here runs
 
 from dupstudy.dedup import embed, grouping, hashing, search
-
-from results_file import write_section  # benchmarks/ is on sys.path when a script here runs
 
 ROOT = Path(__file__).resolve().parents[1]
 CIFAR = ROOT.parent / "shared" / "data" / "cifar10-jpg.tar.gz"
@@ -313,7 +312,8 @@ def speed(args, out):
         sel = time.perf_counter() - t
         rows.append((f"ours EfficientNet-Lite0 embeddings ({args.embed_size}px, "
                      f"{'cuda' if torch.cuda.is_available() else 'cpu'})", k, el + sel,
-                     f"embed {el:.1f} s + cosine range search {sel:.2f} s, {len(a):,} pairs >= 0.9; decode not included"))
+                     f"embed {el:.1f} s + cosine range search {sel:.2f} s, {len(a):,} pairs >= 0.9; "
+                     "decode not included"))
         print(rows[-1], flush=True)
         rows.append(mobilenet_proxy(data.images[:min(k, 2000)]))
         print(rows[-1], flush=True)
@@ -423,7 +423,8 @@ def machine() -> str:
     except ImportError:
         idd = "imagededup not installed"
     return (f"{platform.node()}: {cpu}, {len(os.sched_getaffinity(0))} cores available, {gpu}; Python "
-            f"{platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, faiss {faiss.__version__}, "
+            f"{platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+            f"faiss {faiss.__version__}, "
             f"{idd}")
 
 
@@ -446,7 +447,7 @@ def main():
         return
     if not CIFAR.is_file() and ("quality" in args.only or "speed" in args.only):
         sys.exit(f"{CIFAR} not found")
-    out = [f"## Dedup benchmark ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)", "",
+    out = [f"## Dedup benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "",
            f"Command: `{' '.join(['python', f'benchmarks/{Path(__file__).name}', *sys.argv[1:]])}`", "",
            f"Machine: {machine()}", ""]
     for section in ("scale", "quality", "speed"):

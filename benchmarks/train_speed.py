@@ -28,17 +28,16 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
+from results_file import write_section  # benchmarks/ is on sys.path when a script here runs
 from sklearn.datasets import load_digits
 
 from dupstudy import models
 from dupstudy.train import TRAINERS, fit
-
-from results_file import write_section  # benchmarks/ is on sys.path when a script here runs
 
 BATCH = 128
 # (size, width, images at --scale 1) per arch; fewer images for the slow nets on the CPU.
@@ -86,9 +85,10 @@ def main():
     settings = {"budget": "epochs", "epochs": 1, "batch_size": BATCH, "lr": 0.05, "momentum": 0.9,
                 "weight_decay": 5e-4, "augment": {"crop_padding": 0, "flip": False}, "threads": args.threads}
     t_start, load_start = time.perf_counter(), load1()
-    when = datetime.now(timezone.utc)
+    when = datetime.now(UTC)
     print(f"# {machine(args.threads)}; load1 {load_start:.2f}", flush=True)
-    header = f"{'arch':>16} {'size':>6} {'width':>5} {'trainer':>10} {'images':>6} {'seconds':>8} {'img/s':>8} {'load1':>6}"
+    header = (f"{'arch':>16} {'size':>6} {'width':>5} {'trainer':>10} {'images':>6} "
+              f"{'seconds':>8} {'img/s':>8} {'load1':>6}")
     print(header, flush=True)
     rows = []
     for arch in args.archs:
@@ -105,7 +105,8 @@ def main():
                 sec = curve[-1]["seconds"]
                 row = (arch, size, width, trainer, n, sec, n / sec, before)
                 rows.append(row)
-                print(f"{arch:>16} {size:>6} {width:>5} {trainer:>10} {n:>6} {sec:>8.2f} {n / sec:>8.1f} {before:>6.2f}",
+                print(f"{arch:>16} {size:>6} {width:>5} {trainer:>10} {n:>6} "
+                      f"{sec:>8.2f} {n / sec:>8.1f} {before:>6.2f}",
                       flush=True)
     load_end, total = load1(), time.perf_counter() - t_start
     print(f"# load1 at end {load_end:.2f}; total {total:.0f} s", flush=True)

@@ -13,7 +13,7 @@ import dupstudy.train as tr
 from dupstudy import models, recipes
 from dupstudy.evaluate import evaluate, predict, tta_logits
 from dupstudy.params import ParamsError, load, validate
-from dupstudy.train import batches_per_epoch, fit, flip_mask, first_epoch_flips, resolve_budget, to_tensor, total_steps
+from dupstudy.train import batches_per_epoch, first_epoch_flips, fit, flip_mask, resolve_budget, to_tensor, total_steps
 
 AIRBENCH = {"lr": 11.5, "momentum": 0.85, "weight_decay": 0.0153, "bias_lr_scale": 64.0,
             "schedule": {"start": 0.2, "peak": 0.23, "end": 0.07},

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 from image_helpers import smooth
+from PIL import Image
 
 from dupstudy.outdir import MARKER
 
@@ -32,7 +32,8 @@ def test_dedup_cli_on_a_folder(tmp_path):
     (root / "train/cat/broken.jpg").write_bytes(b"not an image")
 
     out = tmp_path / "out"
-    proc = subprocess.run([str(BIN / "dupstudy"), "dedup", str(root), "--out", str(out)], capture_output=True, text=True)
+    proc = subprocess.run([str(BIN / "dupstudy"), "dedup", str(root), "--out", str(out)], capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr
     assert "7 train images -> 6 kept" in proc.stdout
     assert "1 test images with a duplicate in train" in proc.stdout and "1 files rejected" in proc.stdout

@@ -4,10 +4,10 @@ last step (the old rule) the control differs significantly from the baseline, th
 copies at all: that rule measures the schedule, not the duplicates. The report compares at equal
 steps (the steps budget) or at equal fractions of each schedule, and never calls the control slower."""
 
-import numpy as np
 import pandas as pd
 
-from dupstudy.report.build import _Builder, _diff
+from dupstudy.report.build import _Builder
+from dupstudy.report.verdicts import _diff
 from dupstudy.train import fit
 
 MODEL = {"arch": "small_cnn", "width": 8}

@@ -10,13 +10,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dupstudy.pipeline import STAGES, render_dvc_yaml
+from dupstudy.pipeline import RULES_FILE, STAGES, render_dvc_yaml, render_rules
 
 BIN = Path(sys.executable).parent
 
 
 def test_committed_dvc_yaml_is_generated(project_root):
     assert (project_root / "dvc.yaml").read_text() == render_dvc_yaml(), "run `dupstudy dag --write`"
+
+
+def test_committed_snakemake_rules_are_generated(project_root):
+    assert (project_root / RULES_FILE).read_text() == render_rules(), "run `dupstudy dag --write`"
+    assert sorted((project_root / "workflow/rules").glob("*.smk")) == sorted(
+        [project_root / "workflow/rules/common.smk", project_root / RULES_FILE]), "every rule is rendered from STAGES"
 
 
 def snakemake_commands(root: Path) -> list[str]:

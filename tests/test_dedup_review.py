@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from image_helpers import smooth
 from PIL import Image
+from test_dedup_engine import SETTINGS, dataset, pair_kinds, result  # noqa: F401  (module fixtures)
 
 from dupstudy import stats
 from dupstudy.dedup import engine, review
-from image_helpers import smooth
-from test_dedup_engine import SETTINGS, dataset, pair_kinds, result  # noqa: F401  (module fixtures)
 
 BIN = Path(sys.executable).parent
 
@@ -56,7 +56,7 @@ def test_nearest_upscale_keeps_pixels():
 
 def write_decisions(tmp_path, lines):
     p = tmp_path / "decisions.csv"
-    p.write_text("a,b,decision\n" + "".join(l + "\n" for l in lines))
+    p.write_text("a,b,decision\n" + "".join(line + "\n" for line in lines))
     return str(p)
 
 

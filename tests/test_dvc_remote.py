@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from pipeline_project import BIN, make, run
 
 pytestmark = pytest.mark.slow

@@ -7,9 +7,11 @@ import tomllib
 
 import yaml
 
+from dupstudy.pipeline import STAGES
+
 CONDA_NAME = {"torch": "pytorch"}  # PyPI name -> conda-forge name where they differ
 GROUPS = {"data": {"ingest", "dedup", "variant"}, "models": {"train", "evaluate"},
-          "report": {"aggregate", "gaussian", "report"}}
+          "report": {"aggregate", "gaussian", "report"}}  # as the stages declare it (Stage.env)
 
 
 def _split(req: str) -> tuple[str, str]:
@@ -44,9 +46,10 @@ def test_every_env_pins_what_pyproject_pins_and_installs_the_project(project_roo
 def test_each_rule_uses_its_groups_env(project_root):
     seen = {}
     for smk in sorted((project_root / "workflow/rules").glob("*.smk")):
-        for rule, env in re.findall(r"^rule (\w+):\n(?:[ \t]+.*\n|\n)*?[ \t]+conda:\n[ \t]+\"([^\"]+)\"", smk.read_text(),
-                                    flags=re.M):
+        for rule, env in re.findall(r"^rule (\w+):\n(?:[ \t]+.*\n|\n)*?[ \t]+conda:\n[ \t]+\"([^\"]+)\"",
+                                    smk.read_text(), flags=re.M):
             seen[rule] = (smk.parent / env).resolve()
     expected = {rule: (project_root / "envs" / f"{group}.yaml").resolve()
                 for group, rules in GROUPS.items() for rule in rules}
     assert seen == expected
+    assert {name: st.env for name, st in STAGES.items()} == {r: g for g, rules in GROUPS.items() for r in rules}

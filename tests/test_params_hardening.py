@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dupstudy.cli import DEDUP_DEFAULTS, main
+from dupstudy.cli import main
+from dupstudy.dedup.standalone import DEDUP_DEFAULTS
 from dupstudy.params import MAX_BYTES, ParamsError, check_section, schema, validate
 
 BIN = Path(sys.executable).parent
@@ -264,16 +265,6 @@ def test_dedup_flags_obey_the_schema_bounds(tmp_path, capsys, flag, value, words
 
 def test_dedup_defaults_pass_the_schema():
     check_section("dedup", DEDUP_DEFAULTS, name=str)
-
-
-def test_gaussian_module_entry_point_refuses_bad_params_in_one_line(params, tmp_path, capsys):
-    from dupstudy.gaussian import main as gaussian_main
-
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump(with_value(params, ("gaussian", "svm_c"), float("nan"))))
-    assert gaussian_main(["--params", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "gaussian.svm_c: value nan" in err
-    assert not (tmp_path / "out").exists()
 
 
 def test_dupstudy_dvc_checks_params_and_overrides_before_dvc_builds_commands(tmp_path, project_root):

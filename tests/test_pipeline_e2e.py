@@ -4,7 +4,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from pipeline_project import BIN, TINY, dvc_stages_run, edit_params, make, merge, run, snakemake_jobs
 
 pytestmark = pytest.mark.slow
@@ -89,7 +88,7 @@ def test_snakemake_runs_the_same_pipeline(tmp_path):
     assert len(pd.read_csv(root / "results/summary.csv")) == N_MODELS
     jobs = snakemake_jobs(full.stdout + full.stderr)
     assert jobs.count("train") == N_MODELS and jobs.count("ingest") == 1
-    assert f"report: reports/index.html; dedup kept" in full.stdout + full.stderr  # the closing one-line summary
+    assert "report: reports/index.html; dedup kept" in full.stdout + full.stderr  # the closing one-line summary
     again = run([str(BIN / "snakemake"), "-n", "--cores", "1"], root)
     assert "Nothing to be done" in again.stdout + again.stderr
     # An edit to the attack used in evaluation reruns evaluation and what reads it, not training.

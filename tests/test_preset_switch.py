@@ -6,7 +6,6 @@ import json
 import pandas as pd
 import pytest
 import yaml
-
 from pipeline_project import BIN, TINY, dvc_stages_run, make, merge, run, snakemake_jobs
 
 pytestmark = pytest.mark.slow

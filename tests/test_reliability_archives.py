@@ -13,12 +13,12 @@ import tarfile
 import numpy as np
 import pytest
 from PIL import Image
+from reliability_tiny import leftovers, stage, write_params
+from test_download import fake_cifar10
 
 from dupstudy.datasets.cifar import read_cifar_archive
 from dupstudy.datasets.download import CorruptArchiveError, UnsafeArchiveError
 from dupstudy.datasets.folder import load_folder
-from reliability_tiny import leftovers, stage, write_params
-from test_download import fake_cifar10
 
 
 def _png(colour) -> bytes:

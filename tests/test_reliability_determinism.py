@@ -12,7 +12,6 @@ import sys
 
 import pandas as pd
 import pytest
-
 from reliability_tiny import env, evaluate_args, read_json, stage, train_args, without_times, write_params
 
 VARIANTS = [("uniform", "0.5", "0"), ("biased", "0.3", "1")]

@@ -17,11 +17,13 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
-
-from dupstudy.datasets.folder import MAX_PIXELS, load_folder
 from reliability_tiny import env
+
+from dupstudy.datasets.folder import load_folder
+from dupstudy.datasets.images import MAX_PIXELS
 
 
 def _formats() -> dict[str, tuple[str, str]]:
@@ -37,7 +39,7 @@ def _formats() -> dict[str, tuple[str, str]]:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", DeprecationWarning)  # formats Pillow will drop are still read
                     Image.new(mode, (4, 4)).save(io.BytesIO(), fmt)
-            except Exception:  # no encoder here, or not for this mode
+            except Exception:  # noqa: BLE001 - no encoder here, or not for this mode: any error Pillow has
                 continue
             found[fmt] = (mode, ext.get(fmt, ".img"))
             break
@@ -122,7 +124,7 @@ def fuzzed_file(draw) -> tuple[str, bytes]:
     buf = io.BytesIO()
     try:
         Image.fromarray(pixels).convert(mode).save(buf, fmt)
-    except Exception:  # a size this format cannot hold: random bytes instead
+    except Exception:  # noqa: BLE001 - a size this format cannot hold: random bytes instead
         buf = io.BytesIO(draw(st.binary(max_size=256)))
     data = buf.getvalue()
     mutation = draw(st.sampled_from(["none", "truncate", "flip", "claim", "claim", "random"]))

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from image_helpers import flat_png
 from PIL import Image
+from reliability_tiny import stage, write_params
 
 from dupstudy.datasets import prepared
 from dupstudy.datasets.folder import load_folder
 from dupstudy.dedup import find_duplicates
-from image_helpers import flat_png
-from reliability_tiny import stage, write_params
 
 NON_UTF8 = os.fsdecode(b"train/dog/caf\xe9.png")  # Latin-1 name, not valid UTF-8
 

@@ -9,10 +9,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from reliability_tiny import (
+    evaluate_args,
+    kill_at,
+    leftovers,
+    read_json,
+    stage,
+    tiny_data,
+    train_args,
+    without_times,
+    write_params,
+)
 
 from dupstudy.datasets import prepared
-from reliability_tiny import (evaluate_args, kill_at, leftovers, read_json, stage, tiny_data, train_args,
-                              without_times, write_params)
 
 VARIANT_ARGS = ["--prepared", "data/prepared", "--dedup", "data/dedup", "--out", "data/variants/biased/r0.3/s1.npy",
                 "--scheme", "biased", "--rate", "0.3", "--seed", "1"]
@@ -63,7 +72,8 @@ def test_killed_training_resumes_to_identical_weights_and_metrics(tmp_path):
     for d in (full, killed):
         write_params(d)
         tiny_data(d)
-    model, curve = "results/models/epochs/uniform/r0.5/pgd/s0/model.pt", "results/curves/epochs/uniform/r0.5/pgd/s0.json"
+    model, curve = ("results/models/epochs/uniform/r0.5/pgd/s0/model.pt",
+                    "results/curves/epochs/uniform/r0.5/pgd/s0.json")
     metrics = "results/metrics/epochs/uniform/r0.5/pgd/s0.json"
 
     stage("train", full, *train_args())

@@ -11,9 +11,9 @@ import sys
 import time
 
 import pytest
+from reliability_tiny import SCRIPTS, env, kill_at, stage, tiny_data, write_params
 
 from dupstudy import runlock
-from reliability_tiny import SCRIPTS, env, kill_at, stage, tiny_data, write_params
 
 VARIANT = ["--prepared", "data/prepared", "--dedup", "data/dedup", "--out", "data/variants/biased/r0.3/s1.npy",
            "--scheme", "biased", "--rate", "0.3", "--seed", "1"]

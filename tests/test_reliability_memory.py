@@ -12,12 +12,12 @@ import tarfile
 
 import numpy as np
 import pytest
+from image_helpers import flat_png
 from PIL import Image
+from reliability_tiny import load_measured
 
 from dupstudy.datasets import folder
 from dupstudy.datasets.folder import load_folder
-from image_helpers import flat_png
-from reliability_tiny import load_measured
 
 GIB = 1 << 30
 MIB = 1 << 20

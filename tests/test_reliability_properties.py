@@ -9,7 +9,8 @@ to train.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dupstudy.datasets.prepared import from_arrays
 from dupstudy.dedup import find_duplicates

@@ -326,7 +326,8 @@ def _claim(raw: str, words: str) -> tuple[str, str]:
     table = raw[raw.index("Paper claims tested by this run"):]
     table = table[:table.index("</table>")]
     for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S):
-        cells = [html_lib.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+        cells = [html_lib.unescape(re.sub(r"<[^>]+>", "", c))
+                 for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
         if cells and words in cells[0]:
             return cells[1], " ".join(cells)
     raise AssertionError(f"no claim row with {words!r}")

@@ -6,7 +6,6 @@ import subprocess
 import numpy as np
 import pytest
 from PIL import Image
-
 from test_report import _build, inputs  # noqa: F401  (the synthetic inputs fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

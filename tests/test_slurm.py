@@ -10,9 +10,9 @@ import time
 
 import pytest
 import yaml
+from pipeline_project import BIN, ROOT, make, run
 
 from dupstudy.pipeline import STAGES
-from pipeline_project import BIN, ROOT, make, run
 
 PROFILE = ROOT / "profiles/slurm/config.yaml"
 GPU_RULES = {"train", "evaluate"}
@@ -23,7 +23,8 @@ def test_profile_uses_the_slurm_executor_without_job_accounting():
     assert prof["executor"] == "slurm"
     assert prof["slurm-status-command"] == "squeue" and prof["slurm-no-account"] is True
     assert {"runtime", "mem_mb"} <= set(prof["default-resources"])
-    assert prof["rerun-triggers"] == yaml.safe_load((ROOT / "profiles/default/config.yaml").read_text())["rerun-triggers"]
+    assert prof["rerun-triggers"] == yaml.safe_load(
+        (ROOT / "profiles/default/config.yaml").read_text())["rerun-triggers"]
     assert "executor" not in yaml.safe_load((ROOT / "profiles/default/config.yaml").read_text())
 
 

@@ -9,9 +9,9 @@ from dupstudy.report import build_report
 def _run_stage(tmp_path, monkeypatch, seed):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text((_repo_params()).read_text())
-    p = stage.parser("test stage")
-    p.add_argument("--seed", type=int)
-    stage.run(lambda args, params: "ok", p, "variant", argv=["--seed", str(seed)])
+    argv = ["--prepared", "p", "--dedup", "d", "--out", "o", "--scheme", "uniform", "--rate", "0.3",
+            "--seed", str(seed)]
+    stage.run(lambda args, params: "ok", "variant", argv=argv)
 
 
 def _repo_params():
@@ -25,7 +25,7 @@ def test_stage_run_records_its_time(tmp_path, monkeypatch):
     _run_stage(tmp_path, monkeypatch, 1)
     _run_stage(tmp_path, monkeypatch, 1)  # a rerun replaces, not adds
     lines = [json.loads(x) for x in (tmp_path / "logs/stage_times.jsonl").read_text().splitlines()]
-    assert [x["cell"] for x in lines] == ["seed=0", "seed=1", "seed=1"]
+    assert [x["cell"] for x in lines] == [f"scheme=uniform/rate=0.3/seed={s}" for s in (0, 1, 1)]
     assert all(x["stage"] == "variant" and x["seconds"] >= 0 for x in lines)
     (summary,) = timings.summarise(tmp_path / "logs/stage_times.jsonl")
     assert summary["stage"] == "variant" and summary["jobs"] == 2

@@ -137,6 +137,7 @@ def test_pgd_breaks_undefended_model_and_more_steps_never_help(trained, digits):
     accs = []
     for steps, restarts in [(1, 1), (10, 1), (10, 3)]:
         torch.manual_seed(0)
-        accs.append(attacks.robust_correct(model, x, y, eps=0.08, step=0.02, steps=steps, restarts=restarts).float().mean().item())
+        accs.append(attacks.robust_correct(model, x, y, eps=0.08, step=0.02, steps=steps,
+                                           restarts=restarts).float().mean().item())
     clean = (model(x).argmax(1) == y).float().mean().item()
     assert clean >= accs[0] >= accs[1] - 0.01 and accs[1] >= accs[2]

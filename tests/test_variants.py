@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from dupstudy.variants import describe, make_variant
 

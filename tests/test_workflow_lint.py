@@ -18,6 +18,13 @@ def test_rules_are_snakefmt_formatted(project_root):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_python_lint_is_clean(project_root):
+    """ruff, with the rules in pyproject.toml, over the whole project."""
+    proc = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", "."], cwd=project_root, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_help_explains_every_subcommand():
     out = subprocess.run([str(BIN / "dupstudy"), "--help"], capture_output=True, text=True, check=True).stdout
     for word in ("validate", "dag", "dedup", "snakemake --cores all"):

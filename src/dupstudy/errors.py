@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 EXIT_BAD_INPUT, EXIT_BUSY, EXIT_BUG, EXIT_INTERRUPTED = 2, 3, 1, 130
 
@@ -46,7 +46,7 @@ def run_guarded(fn: Callable[[], int | None], prog: str = "dupstudy") -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; nothing half-written was kept", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as err:  # noqa: BLE001: the last line of defence for the user
+    except Exception as err:  # noqa: BLE001 - the last line of defence: any bug becomes one line and a traceback file
         known = user_facing(err)
         if known:
             code, text = known

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import attacks, device as devices, models
+from . import attacks, models
+from . import device as devices
 from .train import to_tensor
-
 
 TTA_LEVELS = (0, 1, 2)
 

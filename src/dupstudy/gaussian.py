@@ -18,18 +18,17 @@ cell's result depends only on its own seed, scheme and rate, not on which other 
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .io import atomic_path, read_json
+from .io import atomic_path, json_default, read_json
 from .stats import t_interval
 
 MEAN_NEG = np.array([0.0, 0.0])
@@ -307,7 +306,7 @@ def save_study(result: dict, out_dir: str | Path) -> None:
     with atomic_path(out_dir, is_dir=True) as tmp:
         result["per_seed"].to_csv(tmp / "per_seed.csv", index=False)
         summary.to_csv(tmp / "summary.csv", index=False)
-        (tmp / "summary.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=_json_default) + "\n")
+        (tmp / "summary.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=json_default) + "\n")
         if grids:
             arrays = {"xs": grids["xs"], "ys": grids["ys"], "train_X": grids["train_X"],
                       "train_y": grids["train_y"], "z_base": grids["z_base"],
@@ -342,36 +341,3 @@ def load_study(out_dir: str | Path) -> dict:
                             for s, r in zip(schemes, z["rates"])},
             }
     return result
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, float) and np.isnan(obj):
-        return None
-    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run the paper's 2-D Gaussian duplication study.")
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--out", default="results/gaussian")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel processes over seeds (2 on 2 cores)")
-    args = parser.parse_args(argv)
-    from .params import ParamsError, load
-
-    try:
-        settings = load(args.params)["gaussian"]
-    except ParamsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    result = run_study(settings, n_jobs=args.jobs)
-    save_study(result, args.out)
-    print(f"gaussian study: {len(result['per_seed'])} cells in {result['seconds']:.1f} s -> {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -106,7 +107,7 @@ def _errors(schema_: dict, instance: Any, key: Callable[[list], str]) -> list[st
     return [_describe(e, key(list(e.absolute_path))) for e in errors]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator_class():
     """Draft 2020-12 with stricter types: an integer is an int (not 6.0, not True) and a number is
     finite (NaN passes every bound, since each comparison with it is False; inf passes one-sided ones)."""
@@ -169,15 +170,10 @@ def _check_semantics(p: dict, source: str) -> None:
     attack = p["attack"]
     if attack["fgsm_step"] > FGSM_STEP_LIMIT * attack["eps"] * (1 + 1e-6) and not attack.get("allow_large_fgsm_step"):
         raise ParamsError(f"{source}: attack.fgsm_step: {attack['fgsm_step']:g} is more than {FGSM_STEP_LIMIT:g} x "
-                          f"attack.eps ({FGSM_STEP_LIMIT * attack['eps']:g}); Wong et al. use 1.25 eps, and larger steps "
-                          f"make FGSM-RS plain FGSM at the corner of the ball. Lower it, or set "
+                          f"attack.eps ({FGSM_STEP_LIMIT * attack['eps']:g}); Wong et al. use 1.25 eps, and larger "
+                          f"steps make FGSM-RS plain FGSM at the corner of the ball. Lower it, or set "
                           f"attack.allow_large_fgsm_step: true to run it anyway")
     from .runs import check_grid
 
     if why := check_grid(p):
         raise ParamsError(f"{source}: {why}")
-
-
-def rate_tag(rate: float) -> str:
-    """The one spelling of a rate in paths and wildcards (Snakemake and DVC alike)."""
-    return str(rate)

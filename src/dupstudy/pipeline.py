@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from itertools import product
 
-GRID_KEYS = {"budget": "budgets", "scheme": "schemes", "rate": "rates", "trainer": "trainers", "seed": "seeds"}
-CELL = "{budget}/{scheme}/r{rate}/{trainer}/s{seed}"
-VARIANT = "data/variants/{scheme}/r{rate}/s{seed}.npy"
+from . import grid as cellgrid
+from .grid import CELL
+
+VARIANT = f"data/variants/{cellgrid.VARIANT}.npy"
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,13 @@ class Stage:
     inputs: dict[str, str] = field(default_factory=dict)   # CLI flag -> path
     outputs: dict[str, str] = field(default_factory=dict)  # CLI flag -> path
     params: tuple[str, ...] = ()     # params.yaml keys the stage reads
-    code: tuple[str, ...] = ()       # library modules the stage runs (DVC reruns when they change)
     grid: tuple[str, ...] = ()       # wildcards of one job
     gather: dict[str, str] = field(default_factory=dict)  # CLI flag -> folder holding every cell of a grid stage
     gathered: tuple[str, ...] = ()   # (stage name) whose grid outputs `gather` collects
     metrics: tuple[str, ...] = ()    # outputs that are DVC metrics (small JSON, kept in git)
     gpu: bool = False
+    env: str = "data"                # envs/<env>.yaml: the conda environment of `snakemake --use-conda`
+    threads: int = 1                 # cores one job takes under Snakemake
 
     @property
     def script(self) -> str:
@@ -46,45 +47,57 @@ class Stage:
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in [
-    Stage("ingest", outputs={"out": "data/prepared"}, params=("dataset",), code=("datasets",)),
+    Stage("ingest", outputs={"out": "data/prepared"}, params=("dataset",), threads=2),
     Stage("dedup", inputs={"prepared": "data/prepared"}, outputs={"out": "data/dedup"},
-          params=("dedup",), code=("dedup",)),
+          params=("dedup",), threads=2),
     Stage("variant", inputs={"prepared": "data/prepared", "dedup": "data/dedup"}, outputs={"out": VARIANT},
-          params=("variants",), code=("variants.py",), grid=("scheme", "rate", "seed")),
+          params=("variants",), grid=("scheme", "rate", "seed")),
     Stage("train", inputs={"prepared": "data/prepared", "dedup": "data/dedup", "variant": VARIANT},
           # a folder: model.pt, or same_as.json where the cell is another cell's run (runs.py)
           outputs={"model": f"results/models/{CELL}", "curve": f"results/curves/{CELL}.json"},
           params=("model", "train", "attack.eps", "attack.train_step", "attack.train_steps", "attack.fgsm_step",
                   "attack.fgsm_guard", "attack.trades_beta"),
-          code=("train.py", "recipes.py", "models.py", "attacks.py", "device.py", "runs.py"),
-          grid=("budget", "scheme", "rate", "trainer", "seed"),
-          gpu=True),
+          grid=cellgrid.NAMES, gpu=True, env="models"),
     Stage("evaluate", inputs={"prepared": "data/prepared", "dedup": "data/dedup",
                               "model": f"results/models/{CELL}"},
           outputs={"out": f"results/metrics/{CELL}.json"},
           params=("attack.eps", "attack.eval_step", "attack.eval_steps", "attack.eval_restarts", "attack.eval_n",
-                  "attack.autoattack", "attack.autoattack_n", "train.threads", "evaluate.tta"),
-          code=("evaluate.py", "attacks.py", "models.py", "runs.py"), grid=("budget", "scheme", "rate", "trainer", "seed"),
-          gpu=True),
+                  "attack.autoattack", "attack.autoattack_n", "train.threads", "evaluate.tta"), grid=cellgrid.NAMES,
+          gpu=True, env="models"),
     Stage("aggregate", inputs={"prepared": "data/prepared"},
           gather={"metrics_dir": "results/metrics", "curves_dir": "results/curves", "variants_dir": "data/variants"},
           gathered=("evaluate", "train", "variant"),
           outputs={"summary": "results/summary.csv", "per_class": "results/per_class.csv",
                    "curves": "results/curves.csv", "metrics": "results/metrics.json"},
-          params=("grid", "variants.biased"), code=("aggregate.py", "variants.py", "runs.py"), metrics=("results/metrics.json",)),
-    Stage("gaussian", outputs={"out": "results/gaussian"}, params=("gaussian",), code=("gaussian.py",)),
+          params=("grid", "variants.biased"), metrics=("results/metrics.json",), env="report"),
+    Stage("gaussian", outputs={"out": "results/gaussian"}, params=("gaussian",), env="report"),
     Stage("report", inputs={"prepared": "data/prepared", "dedup": "data/dedup", "summary": "results/summary.csv",
                             "per_class": "results/per_class.csv", "curves": "results/curves.csv",
                             "gaussian": "results/gaussian"},
           outputs={"out": "reports/index.html", "figures": "reports/figures"},
-          params=("report", "grid", "variants", "dataset", "dedup", "model", "train", "attack"), code=("report",)),
+          params=("report", "grid", "variants", "dataset", "dedup", "model", "train", "attack"), env="report"),
 ]}
+
+# What each path holds: the help of the flag that passes it to a stage script (stage.parser).
+HOLDS = {
+    "data/prepared": "prepared dataset folder (images, labels, manifest)",
+    "data/dedup": "dedup results folder (kept_train_ids.npy: the deduplicated training set, D-rate 0)",
+    VARIANT: "variant index file (.npy): training-set ids, copies included",
+    f"results/models/{CELL}": "model folder (model.pt, or same_as.json where the cell is another cell's run: runs.py)",
+    f"results/curves/{CELL}.json": "training curve (JSON)",
+    f"results/metrics/{CELL}.json": "one model's metrics (JSON)",
+    "results/metrics": "folder of every model's metrics", "results/curves": "folder of every training curve",
+    "data/variants": "folder of every variant index",
+    "results/summary.csv": "one row per model", "results/per_class.csv": "one row per model and class",
+    "results/curves.csv": "one row per model and epoch", "results/metrics.json": "DVC metrics: mean and CI per cell",
+    "results/gaussian": "the Gaussian study's tables", "reports/index.html": "the HTML report",
+    "reports/figures": "the report's figures",
+}
 
 
 def cells(stage: Stage, params: dict) -> list[dict]:
     """Every grid cell of a stage, as wildcard values spelled as in paths."""
-    lists = [[str(v) for v in params["grid"][GRID_KEYS[w]]] for w in stage.grid]
-    return [dict(zip(stage.grid, combo)) for combo in product(*lists)]
+    return [cellgrid.spell(c) for c in cellgrid.cells(params["grid"], stage.grid)]
 
 
 def expand(pattern: str, stage: Stage, params: dict) -> list[str]:
@@ -98,7 +111,10 @@ def _dvc_path(s: str) -> str:
 
 
 def _code_paths(stage: Stage) -> list[str]:
-    return [f"src/dupstudy/{c}" for c in stage.code]
+    """The library files the stage's script imports (codedeps.py): DVC reruns the stage when they change."""
+    from .codedeps import SRC, code_files
+
+    return code_files(stage.script, SRC.parent)
 
 
 def dvc_yaml() -> dict:
@@ -107,7 +123,7 @@ def dvc_yaml() -> dict:
     for st in STAGES.values():
         entry: dict = {}
         if st.grid:
-            entry["matrix"] = {w: f"${{grid.{GRID_KEYS[w]}}}" for w in st.grid}
+            entry["matrix"] = {w: f"${{grid.{cellgrid.BY_NAME[w].key}}}" for w in st.grid}
         entry["cmd"] = _dvc_path(st.cmd())
         deps = [st.script, *_code_paths(st), *st.inputs.values(), *st.gather.values()]
         entry["deps"] = [_dvc_path(d) for d in deps]
@@ -150,8 +166,31 @@ def is_dir(path: str) -> bool:
 
 def smk_shell(stage: Stage) -> str:
     """Shell command with Snakemake's placeholders; the log gets the stage's output."""
-    cmd = re.sub(r"\{(budget|scheme|rate|trainer|seed)\}", r"{wildcards.\1}", stage.cmd())
+    cmd = re.sub(r"\{(" + "|".join(cellgrid.NAMES) + r")\}", r"{wildcards.\1}", stage.cmd())
     return cmd + " > {log} 2>&1"
+
+
+RULES_FILE = "workflow/rules/stages.smk"
+
+
+def render_rules() -> str:
+    """workflow/rules/stages.smk: one Snakemake rule per entry of STAGES. The rule bodies call the
+    helpers of workflow/rules/common.smk, which read STAGES when Snakemake runs; what differs from
+    rule to rule (environment, threads, GPU) is written in from the declaration."""
+    out = ["# Generated from src/dupstudy/pipeline.py by `dupstudy dag --write`; do not edit by hand.\n"]
+    for st in STAGES.values():
+        q = f'"{st.name}"'
+        lines = [f"rule {st.name}:"]
+        if st.inputs or st.gathered:
+            lines += ["    input:", f"        **stage_inputs({q}),"]
+        lines += ["    output:", f"        **stage_outputs({q}),", "    log:", f"        stage_log({q}),",
+                  "    conda:", f'        "../../envs/{st.env}.yaml"', f"    threads: {st.threads}"]
+        if st.gpu:
+            lines += ["    resources:", f"        gpu=stage_gpus({q}),"]
+        lines += ["    params:", f"        settings=smk_settings(STAGES[{q}], config),",
+                  "    shell:", f"        smk_shell(STAGES[{q}])"]
+        out.append("\n" + "\n".join(lines) + "\n")
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def smk_settings(stage: Stage, params: dict) -> str:

@@ -6,7 +6,7 @@ import hashlib
 import os
 import platform
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -39,10 +39,11 @@ def collect(lock_file: str | Path = "dvc.lock") -> dict:
     except ImportError:
         pass
     return {
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": _git("rev-parse", "HEAD") or "not a git checkout",
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        "dvc_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.exists() else "no dvc.lock (run by Snakemake)",
+        "dvc_lock_sha256": (hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.exists()
+                            else "no dvc.lock (run by Snakemake)"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),

@@ -22,14 +22,14 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 LOCK_NAME = ".dupstudy.lock"
 ENV = "DUPSTUDY_RUN_LOCK"
 EXIT_LOCKED = 3
 
-_held: list["RunLock"] = []  # locks held for the life of this process (orchestrators)
+_held: list[RunLock] = []  # locks held for the life of this process (orchestrators)
 
 
 class RunLocked(RuntimeError):

@@ -11,8 +11,9 @@ marking the row, so the model is trained and evaluated once and counted once.
 
 from __future__ import annotations
 
+from .grid import cell_path
+
 SAME_AS = "same_as.json"  # in a cell's model folder instead of model.pt
-CELL = "{budget}/{scheme}/r{rate}/{trainer}/s{seed}"
 
 
 def same_run_as(budget: str, rate, train: dict) -> str | None:
@@ -25,7 +26,7 @@ def same_run_as(budget: str, rate, train: dict) -> str | None:
 def record(budget: str, scheme: str, rate, trainer: str, seed, owner: str) -> dict:
     """What an alias cell writes in place of a model, curve or metrics."""
     cell = dict(budget=budget, scheme=scheme, rate=rate, trainer=trainer, seed=seed)
-    return {"same_as": owner, "cell": CELL.format(**{**cell, "budget": owner}),
+    return {"same_as": owner, "cell": cell_path({**cell, "budget": owner}),
             "why": f"at D-rate 0 the {budget} budget (train.steps: auto) trains the {owner} budget's model: same "
                    f"images, optimizer steps, seed and settings; it was trained and evaluated once, as {owner}"}
 

@@ -5,16 +5,30 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from . import runlock, timings
+from . import grid, runlock, timings
 from .errors import run_guarded
 from .params import load
 
 
-def parser(doc: str | None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser(stage: str, doc: str | None = None) -> argparse.ArgumentParser:
+    """The stage script's arguments, built from its declaration in pipeline.STAGES: a flag per
+    input, gathered folder and output (their help says what the path holds) and one per grid axis
+    (choices from the params schema)."""
+    from .pipeline import HOLDS, STAGES
+
+    st = STAGES[stage]
+    p = argparse.ArgumentParser(prog=st.script, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=f"The pipeline runs: {st.cmd()}")
     p.add_argument("--params", default="params.yaml", help="the study's params file (default: params.yaml)")
+    for role, flags in (("input", st.inputs), ("input", st.gather), ("output", st.outputs)):
+        for flag, path in flags.items():
+            p.add_argument(f"--{flag.replace('_', '-')}", dest=flag, required=True, metavar="PATH",
+                           help=f"{role}: {HOLDS.get(path, path)}")
+    for name in st.grid:
+        axis = grid.BY_NAME[name]
+        p.add_argument(f"--{name}", required=True, type=axis.type, choices=grid.allowed(name), help=axis.help)
     return p
 
 
@@ -36,12 +50,12 @@ def declared(params: dict, stage: str) -> dict:
     return picked
 
 
-def run(main: Callable[[argparse.Namespace, dict], str | None], p: argparse.ArgumentParser, stage: str,
+def run(main: Callable[[argparse.Namespace, dict], str | None], stage: str, doc: str | None = None,
         argv=None) -> None:
-    """Parse, validate params, run with the stage's declared params; print a one-line summary.
-    Every failure is one line (errors.run_guarded): bad params or input exit with code 2, another
-    run holding the project lock (runlock.py) with code 3."""
-    args = p.parse_args(argv)
+    """Parse the stage's arguments (parser), validate params, run with the stage's declared params;
+    print a one-line summary. Every failure is one line (errors.run_guarded): bad params or input
+    exit with code 2, another run holding the project lock (runlock.py) with code 3."""
+    args = parser(stage, doc).parse_args(argv)
     t0 = time.perf_counter()
 
     def body() -> None:
@@ -49,7 +63,7 @@ def run(main: Callable[[argparse.Namespace, dict], str | None], p: argparse.Argu
         with runlock.for_stage(command=f"{stage} stage"):
             summary = main(args, params)
         seconds = time.perf_counter() - t0
-        timings.record(stage, {k: getattr(args, k, None) for k in timings.CELL_KEYS}, seconds)
+        timings.record(stage, {k: getattr(args, k, None) for k in grid.NAMES}, seconds)
         print(f"[{stage}] {summary or 'done'} ({seconds:.1f} s)", flush=True)
 
     code = run_guarded(body, prog=f"{stage} stage")

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from .grid import label
+
 DEFAULT = Path("logs/stage_times.jsonl")
-CELL_KEYS = ("budget", "scheme", "rate", "trainer", "seed")
 
 
 def log_path() -> Path:
@@ -24,8 +25,8 @@ def log_path() -> Path:
 
 def record(stage: str, cell: dict, seconds: float, path: Path | None = None) -> None:
     path = path or log_path()
-    entry = {"stage": stage, "cell": "/".join(f"{k}={cell[k]}" for k in CELL_KEYS if cell.get(k) is not None),
-             "seconds": round(seconds, 3), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    entry = {"stage": stage, "cell": label(cell),
+             "seconds": round(seconds, 3), "finished": datetime.now(UTC).isoformat(timespec="seconds"),
              "host": platform.node()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

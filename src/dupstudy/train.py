@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import attacks, device as devices, models, recipes
+from . import attacks, models, recipes
+from . import device as devices
+from .grid import allowed
 from .io import atomic_path
 
 TRAINERS = ("standard", "pgd", "fgsm_rs", "trades")
@@ -80,8 +82,8 @@ def resolve_budget(settings: dict, budget: str, n_base: int) -> dict:
     """Train settings for one budget. `steps: auto` becomes the steps that n_base images (the
     deduplicated training set, D-rate 0) take in `epochs` epochs, so the steps budget gives every
     variant the compute of the baseline."""
-    if budget not in ("epochs", "steps"):
-        raise ValueError(f"unknown budget {budget!r}; allowed: epochs, steps")
+    if budget not in (known := allowed("budget")):
+        raise ValueError(f"unknown budget {budget!r}; allowed: {', '.join(known)}")
     out = {**settings, "budget": budget}
     if budget == "steps" and out.get("steps") == "auto":
         out["steps"] = math.ceil(out["epochs"] * batches_per_epoch(n_base, out))
@@ -162,7 +164,8 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
         state, first_flips = _resume(checkpoint, model, opt, sched, gen, lookahead, guard)
     bs = settings["batch_size"]
     n_batches = batches_per_epoch(len(x), settings)
-    bar = tqdm(total=steps, initial=state["step"], desc=f"train {trainer} seed {seed}", disable=not progress, leave=False)
+    bar = tqdm(total=steps, initial=state["step"], desc=f"train {trainer} seed {seed}", disable=not progress,
+               leave=False)
     while state["step"] < steps:
         model.train()
         if settings.get("recipe") == "airbench":
@@ -177,7 +180,8 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
             xb = apply_flips(xb, flip_mask(idx, state["epoch"], flip, first_flips, gen))
             yb = y[idx]
             if trainer == "pgd":
-                xb = attacks.pgd(model, xb, yb, eps=attack["eps"], step=attack["train_step"], steps=attack["train_steps"])
+                xb = attacks.pgd(model, xb, yb, eps=attack["eps"], step=attack["train_step"],
+                                 steps=attack["train_steps"])
             elif trainer == "fgsm_rs":
                 xb = attacks.fgsm_rs(model, xb, yb, eps=attack["eps"], step=attack["fgsm_step"])
             elif trainer == "trades":

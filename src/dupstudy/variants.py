@@ -57,7 +57,8 @@ def _biased_copies(rng, base, labels, n_copies, favoured_classes, favoured_share
     favoured = np.isin(labels[base], np.asarray(favoured_classes))
     pools = base[favoured], base[~favoured]
     if n_copies and (len(pools[0]) == 0 or len(pools[1]) == 0):
-        raise ValueError(f"biased duplication needs samples inside and outside favoured classes {list(favoured_classes)}")
+        raise ValueError("biased duplication needs samples inside and outside favoured classes "
+                         f"{list(favoured_classes)}")
     n_fav = int(round(favoured_share * n_copies))
     return np.concatenate([rng.choice(pools[0], size=n_fav, replace=True),
                            rng.choice(pools[1], size=n_copies - n_fav, replace=True)])

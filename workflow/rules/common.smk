@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 from dupstudy import params as study_params
+from dupstudy.grid import AXES
 from dupstudy.pipeline import (
     STAGES,
     expand as expand_grid,
@@ -40,11 +41,7 @@ except study_params.ParamsError as err:
 
 
 wildcard_constraints:
-    budget="epochs|steps",
-    scheme="[a-z_]+",
-    rate="[0-9.]+",
-    trainer="[a-z_]+",
-    seed="[0-9]+",
+    **{axis.name: axis.pattern for axis in AXES},
 
 
 def stage_outputs(name):

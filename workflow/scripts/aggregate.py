@@ -19,7 +19,4 @@ def main(args, params):
 
 
 if __name__ == "__main__":
-    p = stage.parser(__doc__)
-    for flag in ("prepared", "metrics-dir", "curves-dir", "variants-dir", "summary", "per-class", "curves", "metrics"):
-        p.add_argument(f"--{flag}", required=True)
-    stage.run(main, p, "aggregate")
+    stage.run(main, "aggregate", __doc__)

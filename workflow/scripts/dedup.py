@@ -14,7 +14,4 @@ def main(args, params):
 
 
 if __name__ == "__main__":
-    p = stage.parser(__doc__)
-    p.add_argument("--prepared", required=True, help="prepared dataset folder")
-    p.add_argument("--out", required=True, help="dedup results folder to write")
-    stage.run(main, p, "dedup")
+    stage.run(main, "dedup", __doc__)

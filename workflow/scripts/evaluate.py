@@ -31,7 +31,8 @@ def main(args, params):
     test_ids = data.split_ids("test")
     leakage = pd.read_parquet(f"{args.dedup}/leakage.parquet")
     leaked = np.isin(test_ids, leakage["test_id"].to_numpy())
-    metrics = evaluate(Path(args.model) / "model.pt", data.images[test_ids], data.labels[test_ids], classes=data.classes,
+    metrics = evaluate(Path(args.model) / "model.pt", data.images[test_ids], data.labels[test_ids],
+                       classes=data.classes,
                        attack=params["attack"], leaked=leaked, threads=params["train"].get("threads"),
                        tta=params["evaluate"]["tta"])
     metrics.update(cell)
@@ -41,12 +42,4 @@ def main(args, params):
 
 
 if __name__ == "__main__":
-    p = stage.parser(__doc__)
-    for flag in ("prepared", "dedup", "model", "out"):
-        p.add_argument(f"--{flag}", required=True)
-    p.add_argument("--budget", required=True, choices=["epochs", "steps"])
-    p.add_argument("--scheme", required=True)
-    p.add_argument("--rate", required=True)
-    p.add_argument("--trainer", required=True)
-    p.add_argument("--seed", required=True, type=int)
-    stage.run(main, p, "evaluate")
+    stage.run(main, "evaluate", __doc__)

@@ -11,6 +11,4 @@ def main(args, params):
 
 
 if __name__ == "__main__":
-    p = stage.parser(__doc__)
-    p.add_argument("--out", required=True, help="folder for the study's tables")
-    stage.run(main, p, "gaussian")
+    stage.run(main, "gaussian", __doc__)

@@ -10,10 +10,9 @@ def main(args, params):
     prepared = load_source(params["dataset"])
     prepared.save(args.out)
     counts = prepared.manifest["split"].value_counts().to_dict()
-    return f"{prepared.name}: {counts.get('train', 0)} train, {counts.get('test', 0)} test, {len(prepared.rejected)} rejected -> {args.out}"
+    return (f"{prepared.name}: {counts.get('train', 0)} train, {counts.get('test', 0)} test, "
+            f"{len(prepared.rejected)} rejected -> {args.out}")
 
 
 if __name__ == "__main__":
-    p = stage.parser(__doc__)
-    p.add_argument("--out", required=True, help="prepared dataset folder to write")
-    stage.run(main, p, "ingest")
+    stage.run(main, "ingest", __doc__)

@@ -23,7 +23,4 @@ def _preset(params_file: str) -> str | None:
 
 
 if __name__ == "__main__":
-    p = stage.parser(__doc__)
-    for flag in ("prepared", "dedup", "summary", "per-class", "curves", "gaussian", "out", "figures"):
-        p.add_argument(f"--{flag}", required=True)
-    stage.run(main, p, "report")
+    stage.run(main, "report", __doc__)

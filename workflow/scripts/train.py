@@ -10,7 +10,7 @@ import numpy as np
 from dupstudy import gpu_slots, models, runs, stage
 from dupstudy.datasets import prepared
 from dupstudy.io import atomic_path, read_npy, write_json
-from dupstudy.train import TRAINERS, fit, resolve_budget
+from dupstudy.train import fit, resolve_budget
 
 
 def main(args, params):
@@ -42,20 +42,9 @@ def main(args, params):
                             "n_train": int(len(variant)), "n_unique": int(len(np.unique(variant))), "curve": curve})
     checkpoint.unlink(missing_ok=True)
     last = curve[-1]
-    return f"{args.trainer} seed {args.seed}: {last['epoch']} epochs, {last['step']} steps, train acc {last['train_acc']:.3f} -> {args.model}"
+    return (f"{args.trainer} seed {args.seed}: {last['epoch']} epochs, {last['step']} steps, "
+            f"train acc {last['train_acc']:.3f} -> {args.model}")
 
 
 if __name__ == "__main__":
-    p = stage.parser(__doc__)
-    p.add_argument("--prepared", required=True)
-    p.add_argument("--dedup", required=True, help="dedup results folder (kept_train_ids.npy: the D-rate 0 size)")
-    p.add_argument("--variant", required=True, help="variant index file (.npy)")
-    p.add_argument("--model", required=True, help="model folder to write (model.pt, or same_as.json: runs.py)")
-    p.add_argument("--curve", required=True, help="training curve JSON to write")
-    p.add_argument("--budget", required=True, choices=["epochs", "steps"],
-                   help="epochs: train.epochs passes; steps: train.steps optimizer steps (auto: D-rate 0's count)")
-    p.add_argument("--scheme", required=True)
-    p.add_argument("--rate", required=True)
-    p.add_argument("--trainer", required=True, choices=TRAINERS)
-    p.add_argument("--seed", required=True, type=int)
-    stage.run(main, p, "train")
+    stage.run(main, "train", __doc__)

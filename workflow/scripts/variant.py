@@ -3,7 +3,7 @@
 from dupstudy import stage
 from dupstudy.datasets import prepared
 from dupstudy.io import read_npy, write_npy
-from dupstudy.variants import SCHEMES, describe, make_variant
+from dupstudy.variants import describe, make_variant
 
 
 def main(args, params):
@@ -22,11 +22,4 @@ def main(args, params):
 
 
 if __name__ == "__main__":
-    p = stage.parser(__doc__)
-    p.add_argument("--prepared", required=True)
-    p.add_argument("--dedup", required=True, help="dedup results folder (kept_train_ids.npy)")
-    p.add_argument("--out", required=True, help="variant index file (.npy) to write")
-    p.add_argument("--scheme", required=True, choices=SCHEMES)
-    p.add_argument("--rate", required=True, help="D-rate: added copies / deduplicated training size")
-    p.add_argument("--seed", required=True, type=int)
-    stage.run(main, p, "variant")
+    stage.run(main, "variant", __doc__)

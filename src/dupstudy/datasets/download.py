@@ -13,8 +13,8 @@ import tarfile
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ..errors import BadInput
 

@@ -21,7 +21,8 @@ import pandas as pd
 
 from ..io import atomic_path, read_json, read_npy
 
-MANIFEST_COLUMNS = ["id", "split", "label", "source", "width", "height", "format", "file_size", "file_sha256", "pixel_md5"]
+MANIFEST_COLUMNS = ["id", "split", "label", "source", "width", "height", "format", "file_size", "file_sha256",
+                    "pixel_md5"]
 
 
 @dataclass
@@ -97,7 +98,8 @@ def from_arrays(name: str, classes: list[str], images: np.ndarray, labels: np.nd
         "file_sha256": "",
         "pixel_md5": [pixel_md5(im) for im in images],
     })
-    return Prepared(name, classes, np.ascontiguousarray(images, dtype=np.uint8), labels.astype(np.int64), manifest, source=source or {})
+    return Prepared(name, classes, np.ascontiguousarray(images, dtype=np.uint8), labels.astype(np.int64), manifest,
+                    source=source or {})
 
 
 def train_subset(p: Prepared, share: float, seed: int = 0) -> Prepared:

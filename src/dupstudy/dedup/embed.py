@@ -58,7 +58,6 @@ def available() -> bool:
 
 
 def _build():
-    import torch
     from torch import nn
     from torch.nn import functional as F
 

@@ -25,6 +25,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .. import stats  # noqa: E402
+from ..grid import NAMES  # noqa: E402
 from ..io import atomic_path  # noqa: E402
 
 PALETTE = "colorblind"
@@ -110,13 +111,15 @@ def _finish(grid, xlabel: str, ylabel: str) -> None:
 
 def accuracy_vs_rate(summary: pd.DataFrame):
     """Clean and PGD accuracy vs D-rate: columns = trainer, rows = metric, hue = scheme."""
-    long = summary.melt(id_vars=["scheme", "rate", "trainer", "seed"], value_vars=[c for c in ("clean_acc", "robust_acc") if c in summary],
+    long = summary.melt(id_vars=["scheme", "rate", "trainer", "seed"],
+                        value_vars=[c for c in ("clean_acc", "robust_acc") if c in summary],
                         var_name="metric", value_name="acc").dropna(subset=["acc"])
     long["metric"] = long["metric"].map({"clean_acc": "clean", "robust_acc": "PGD (robust)"})
     grid = sns.relplot(data=long, kind="line", x="rate", y="acc", hue="scheme", style="scheme", markers=True,
                        dashes=False, col="trainer", row="metric", errorbar=_acc_band,
                        col_order=_order(long["trainer"], TRAINERS), hue_order=_order(long["scheme"], SCHEMES),
-                       style_order=_order(long["scheme"], SCHEMES), row_order=["clean", "PGD (robust)"][:long["metric"].nunique()]
+                       style_order=_order(long["scheme"], SCHEMES),
+                       row_order=["clean", "PGD (robust)"][:long["metric"].nunique()]
                        if set(long["metric"]) == {"clean", "PGD (robust)"} else None,
                        palette=_colors(long["scheme"].nunique()), height=3.2, aspect=1.25,
                        facet_kws={"sharey": False, "margin_titles": True})
@@ -127,14 +130,15 @@ def accuracy_vs_rate(summary: pd.DataFrame):
 def budget_comparison(summary: pd.DataFrame):
     """Accuracy vs D-rate under equal epochs and under equal optimizer steps: columns = trainer,
     rows = metric, hue = budget, style = scheme."""
-    long = summary.melt(id_vars=["budget", "scheme", "rate", "trainer", "seed"],
+    long = summary.melt(id_vars=list(NAMES),
                         value_vars=[c for c in ("clean_acc", "robust_acc") if c in summary],
                         var_name="metric", value_name="acc").dropna(subset=["acc"])
     long["metric"] = long["metric"].map({"clean_acc": "clean", "robust_acc": "PGD (robust)"})
     long["budget"] = long["budget"].map({"epochs": "equal epochs", "steps": "equal steps"}).fillna(long["budget"])
     grid = sns.relplot(data=long, kind="line", x="rate", y="acc", hue="budget", style="scheme", markers=True,
                        dashes=False, col="trainer", row="metric", errorbar=_acc_band,
-                       col_order=_order(long["trainer"], TRAINERS), hue_order=_order(long["budget"], ("equal epochs", "equal steps")),
+                       col_order=_order(long["trainer"], TRAINERS),
+                       hue_order=_order(long["budget"], ("equal epochs", "equal steps")),
                        style_order=_order(long["scheme"], SCHEMES), palette=_colors(long["budget"].nunique()),
                        height=3.2, aspect=1.25, facet_kws={"sharey": False, "margin_titles": True})
     _finish(grid, RATE_LABEL, ACC_LABEL)
@@ -163,7 +167,8 @@ def per_class_heatmap(per_class: pd.DataFrame, classes: list[str] | None = None,
     pc = per_class.copy()
     pc["class"] = pc["class"].astype(str)
     metrics = [(t, m) for t in _order(pc["trainer"], TRAINERS) for m in ("clean_acc", "robust_acc")
-               if m in pc and pc.loc[pc["trainer"] == t, m].notna().any() and not (t == "standard" and m == "robust_acc")]
+               if m in pc and pc.loc[pc["trainer"] == t, m].notna().any()
+               and not (t == "standard" and m == "robust_acc")]
     schemes = _order(pc.loc[pc["rate"] > 0, "scheme"], SCHEMES) or _order(pc["scheme"], SCHEMES)
     base = pc[pc["rate"] == 0].groupby(["trainer", "class"])[["clean_acc", "robust_acc"]].mean(numeric_only=True)
     mean = pc.groupby(["trainer", "scheme", "rate", "class"])[["clean_acc", "robust_acc"]].mean(numeric_only=True)
@@ -313,7 +318,8 @@ def gaussian_d_ratio(summary: pd.DataFrame, favoured_share: float | None):
         ax.fill_between(d["rate"], 100 * d["ci_low"], 100 * d["ci_high"], color=color, alpha=0.2, lw=0)
     ax.axhline(50, color="grey", ls="--", lw=1, label="50 % (balanced)")
     if favoured_share is not None:
-        ax.axhline(100 * favoured_share, color="black", ls=":", lw=1, label=f"favoured share {100 * favoured_share:g} %")
+        ax.axhline(100 * favoured_share, color="black", ls=":", lw=1,
+                   label=f"favoured share {100 * favoured_share:g} %")
     ax.set_xlabel(RATE_LABEL)
     ax.set_ylabel("D-ratio +1: copies from class +1 (%)")
     _rate_axis(ax)

@@ -1,23 +1,29 @@
-"""The one-line summary a finished run prints."""
+"""The one-line summary of a finished run: `dupstudy summary`, printed after `snakemake` (the
+Snakefile's onsuccess) and after `dupstudy dvc repro`. Paths come from the pipeline description."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pandas as pd
+from .pipeline import STAGES
 
 
 def one_line(root: str | Path = ".") -> str:
     root = Path(root)
-    parts = [f"report: {root / 'reports/index.html'}"]
-    dedup = root / "data/dedup/summary.json"
+    report = root / STAGES["report"].outputs["out"]
+    if not report.exists():
+        return f"no report yet ({report}): run `snakemake --cores all` or `dupstudy dvc repro`"
+    parts = [f"report: {report}"]
+    dedup = root / STAGES["dedup"].outputs["out"] / "summary.json"
     if dedup.exists():
         s = json.loads(dedup.read_text())
         parts.append(f"dedup kept {s['n_train_after']}/{s['n_train_before']} train images, "
                      f"{s['n_leaked_test']} test images leaked")
-    summary = root / "results/summary.csv"
+    summary = root / STAGES["aggregate"].outputs["summary"]
     if summary.exists():
+        import pandas as pd
+
         df = pd.read_csv(summary)
         parts.append(f"{len(df)} models")
         if "budget" in df and (df["budget"] == "epochs").any():
