@@ -17,6 +17,7 @@ def _run(root: Path) -> None:
     (root / "reports/figures").mkdir(parents=True)
     (root / "reports/index.html").write_text("<html>report</html>")
     (root / "reports/figures/accuracy.png").write_bytes(b"png")
+    (root / "reports/figures/.snakemake_timestamp").write_text("")
     (root / "results/models/epochs/uniform/r0.0/standard/s0").mkdir(parents=True)
     (root / "results/models/epochs/uniform/r0.0/standard/s0/model.pt").write_bytes(b"weights")
     (root / "results/summary.csv").write_text("budget,trainer,rate,clean_acc\nepochs,standard,0.0,0.75\n")
@@ -35,7 +36,7 @@ def test_snapshot_keeps_the_report_and_tables_not_the_weights(tmp_path):
     kept = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
     assert {"index.html", "figures/accuracy.png", "summary.csv", "metrics.json", "params.yaml",
             "stage_times.jsonl", "RUN.md"} <= set(kept)
-    assert not any(k.endswith(".pt") for k in kept)
+    assert not any(k.endswith(".pt") or k.startswith("figures/.") for k in kept)
     run_md = (dest / "RUN.md").read_text()
     assert "wall time of the stage jobs, first start to last end: 45.0 min" in run_md  # 10:00 to 10:45
     assert "| train | 1 | 600.0 |" in run_md and "report: " in run_md

@@ -59,7 +59,7 @@ def take(root: Path, dest: Path, note: str = "") -> Path:
     with atomic_path(dest, is_dir=True) as tmp:
         for name, src in sources.items():
             if src.is_dir():
-                shutil.copytree(src, tmp / name)
+                shutil.copytree(src, tmp / name, ignore=shutil.ignore_patterns(".*"))  # markers, stamps
             elif src.exists():
                 shutil.copy2(src, tmp / name)
         lines = [f"# Snapshot of a run ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "",
