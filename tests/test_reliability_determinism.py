@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 from reliability_tiny import env, evaluate_args, read_json, stage, train_args, without_times, write_params
 
+pytestmark = pytest.mark.slow  # runs the real stages as processes, several times
+
 VARIANTS = [("uniform", "0.5", "0"), ("biased", "0.3", "1")]
 HASHES = r"""
 import sys

@@ -23,6 +23,8 @@ from reliability_tiny import (
 
 from dupstudy.datasets import prepared
 
+pytestmark = pytest.mark.slow  # runs the real stages as processes, several times
+
 VARIANT_ARGS = ["--prepared", "data/prepared", "--dedup", "data/dedup", "--out", "data/variants/biased/r0.3/s1.npy",
                 "--scheme", "biased", "--rate", "0.3", "--seed", "1"]
 CASES = {  # id -> (stage, args, final output, hook, rename target)

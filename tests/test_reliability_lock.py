@@ -15,6 +15,8 @@ from reliability_tiny import SCRIPTS, env, kill_at, stage, tiny_data, write_para
 
 from dupstudy import runlock
 
+pytestmark = pytest.mark.slow  # runs the real stages as processes, several times
+
 VARIANT = ["--prepared", "data/prepared", "--dedup", "data/dedup", "--out", "data/variants/biased/r0.3/s1.npy",
            "--scheme", "biased", "--rate", "0.3", "--seed", "1"]
 HOLD = ("import time; from dupstudy import runlock; runlock.hold_for_run('.', command='dvc repro'); "

@@ -9,8 +9,9 @@ from PIL import Image
 from test_report import _build, inputs  # noqa: F401  (the synthetic inputs fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package chromium; "
-                                                           ".ci/run installs it where apt-get works)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package chromium; "
+                                                          ".ci/run installs it where apt-get works)")]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
 
