@@ -97,7 +97,7 @@ def default_dest(root: Path) -> Path:
 
     preset = matching(root / "params.yaml", root)
     try:
-        name = json.loads((root / STAGES["ingest"].outputs["out"] / "meta.json").read_text())["dataset"]
+        name = json.loads(files(root)["dataset_meta.json"].read_text())["dataset"]
     except (OSError, ValueError, KeyError):
         name = "run"
     return root / "reports" / f"{datetime.now(UTC):%Y-%m-%d}-{preset.name if preset else name}"
