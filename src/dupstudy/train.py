@@ -179,14 +179,17 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
             xb = translate(x[idx], gen, aug.get("crop_padding", 0))
             xb = apply_flips(xb, flip_mask(idx, state["epoch"], flip, first_flips, gen))
             yb = y[idx]
-            if trainer == "pgd":
-                xb = attacks.pgd(model, xb, yb, eps=attack["eps"], step=attack["train_step"],
-                                 steps=attack["train_steps"])
-            elif trainer == "fgsm_rs":
-                xb = attacks.fgsm_rs(model, xb, yb, eps=attack["eps"], step=attack["fgsm_step"])
-            elif trainer == "trades":
-                x_adv = attacks.trades_adversary(model, xb, eps=attack["eps"], step=attack["train_step"],
-                                                 steps=attack["train_steps"])
+            # The attack's forward and backward passes run in bf16 on CUDA like the training step (most of
+            # PGD-AT's time); the perturbation itself stays fp32. On the CPU everything is fp32.
+            with devices.autocast(dev):
+                if trainer == "pgd":
+                    xb = attacks.pgd(model, xb, yb, eps=attack["eps"], step=attack["train_step"],
+                                     steps=attack["train_steps"])
+                elif trainer == "fgsm_rs":
+                    xb = attacks.fgsm_rs(model, xb, yb, eps=attack["eps"], step=attack["fgsm_step"])
+                elif trainer == "trades":
+                    x_adv = attacks.trades_adversary(model, xb, eps=attack["eps"], step=attack["train_step"],
+                                                     steps=attack["train_steps"])
             with devices.autocast(dev):
                 out = model(xb)
                 loss = F.cross_entropy(out, yb, label_smoothing=settings.get("label_smoothing", 0.0))

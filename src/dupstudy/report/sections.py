@@ -248,7 +248,8 @@ class _Sections:
                      "duplicates themselves, a change that disappears came from the extra compute.")]
         if "same_run_as" in s and s["same_run_as"].fillna("").astype(str).ne("").any():
             blocks.append(_p("At D-rate 0 the two budgets are one run (the same images, optimizer steps and seed): "
-                             "it was trained and evaluated once, under equal epochs, and is shown under both."))
+                             "it was trained and evaluated once, under equal epochs, and is shown under both "
+                             "(and under every scheme: no copies are drawn at D-rate 0)."))
         s = _with_shared_zero(s)
         blocks.append(self.figure("budgets", title,
                                   "Test accuracy (%) vs D-rate r (% added copies) under equal epochs and equal "
