@@ -66,6 +66,7 @@ def main():
     args = p.parse_args()
 
     from dupstudy import attacks
+    from dupstudy.params import section_defaults
     from dupstudy.train import fit, to_tensor
 
     xtr, ytr, xte, yte = cached(Path(args.data), Path(args.cache))
@@ -73,13 +74,15 @@ def main():
     eps = 8 / 255
     attack = {"eps": eps, "train_step": args.train_step or 2.5 * eps / args.train_steps,
               "train_steps": args.train_steps, "fgsm_step": 10 / 255, "trades_beta": 6.0}
-    settings = {"epochs": args.epochs, "steps": "auto", "budget": "epochs", "batch_size": args.batch, "lr": args.lr,
-                "momentum": 0.9, "weight_decay": args.wd, "label_smoothing": args.smoothing,
-                "augment": {"crop_padding": 4, "flip": True}, "threads": args.threads}
+    settings = section_defaults("train", {
+        "epochs": args.epochs, "steps": "auto", "budget": "epochs", "batch_size": args.batch, "lr": args.lr,
+        "momentum": 0.9, "weight_decay": args.wd, "label_smoothing": args.smoothing,
+        "augment": {"crop_padding": 4, "flip": True}, "threads": args.threads})
     load0 = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     model, _, curve = fit(xtr[pick], ytr[pick], classes=10, trainer=args.trainer, seed=0,
-                          model_settings={"arch": args.arch, "width": args.width}, settings=settings, attack=attack,
+                          model_settings=section_defaults("model", {"arch": args.arch, "width": args.width}),
+                          settings=settings, attack=section_defaults("attack", attack),
                           progress=False)
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     out = {**{k: v for k, v in vars(args).items() if k not in ("data", "cache")}, "train_s": round(train_s, 1),

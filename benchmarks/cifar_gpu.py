@@ -242,7 +242,7 @@ def part_estimate(report: Report, per_epoch: dict, args) -> None:
         return
     seeds, schemes = len(g["seeds"]), len(g["schemes"])
     # equal epochs: every variant trains `epochs` passes over (1 + r) N images; equal steps: every
-    # variant takes D-rate 0's steps, and its D-rate 0 cell is the epochs run (not trained again).
+    # variant takes D-rate 0's steps, and its D-rate 0 cell is the epochs run (runs.py: not trained again).
     sec = 0.0
     for t in g["trainers"]:
         one = per_epoch[(arch, t)] * epochs
@@ -250,12 +250,11 @@ def part_estimate(report: Report, per_epoch: dict, args) -> None:
             for r in g["rates"]:
                 if budget == "steps" and r == 0 and "epochs" in g["budgets"]:
                     continue
-                sec += one * ((1 + r) if budget == "epochs" else 1) * seeds * (1 if r == 0 else schemes)
+                sec += one * ((1 + r) if budget == "epochs" else 1) * seeds * schemes
     report.note("estimate", f"Estimate, not a timed run: presets/cifar10-gpu.yaml's grid ({schemes} schemes x "
                             f"{len(g['rates'])} D-rates x {len(g['trainers'])} trainers x {seeds} seeds x "
                             f"{len(g['budgets'])} budgets, {arch}, {epochs} epochs) needs about {sec / 3600:.1f} "
-                            "GPU-hours of training at the seconds per epoch above (D-rate 0 trained once per "
-                            "seed and trainer; evaluation not included).")
+                            "GPU-hours of training at the seconds per epoch above (evaluation not included).")
 
 
 def report_out_of_time(report: Report, args, part: str) -> bool:

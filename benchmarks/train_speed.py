@@ -37,6 +37,7 @@ from results_file import write_section  # benchmarks/ is on sys.path when a scri
 from sklearn.datasets import load_digits
 
 from dupstudy import models
+from dupstudy.params import section_defaults
 from dupstudy.train import TRAINERS, fit
 
 BATCH = 128
@@ -46,6 +47,7 @@ RUNS = {"small_cnn": [("8x8", 16, 8192), ("32x32", 16, 512)],
         "preact_resnet18": [("32x32", 64, 256)]}
 ATTACK = {"eps": 8 / 255, "train_step": 2 / 255, "train_steps": 10, "fgsm_step": 10 / 255, "trades_beta": 6.0,
           "eval_step": 2 / 255, "eval_steps": 10, "eval_restarts": 1}
+ATTACK = section_defaults("attack", ATTACK)  # the keys left out take the schema's defaults
 
 
 def digits_data(n: int, size: str):
@@ -82,8 +84,9 @@ def main():
     p.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
     p.add_argument("--block", default="", help="name of the RESULTS.md block to replace (default: the main one)")
     args = p.parse_args()
-    settings = {"budget": "epochs", "epochs": 1, "batch_size": BATCH, "lr": 0.05, "momentum": 0.9,
-                "weight_decay": 5e-4, "augment": {"crop_padding": 0, "flip": False}, "threads": args.threads}
+    settings = section_defaults("train", {"budget": "epochs", "epochs": 1, "steps": 1, "batch_size": BATCH, "lr": 0.05,
+                                          "momentum": 0.9, "weight_decay": 5e-4,
+                                          "augment": {"crop_padding": 0, "flip": False}, "threads": args.threads})
     t_start, load_start = time.perf_counter(), load1()
     when = datetime.now(UTC)
     print(f"# {machine(args.threads)}; load1 {load_start:.2f}", flush=True)
@@ -95,7 +98,7 @@ def main():
         for size, width, n in RUNS[arch]:
             n = max(BATCH, round(n * args.scale / BATCH) * BATCH)
             x, y = digits_data(n, size)
-            ms = {"arch": arch, "width": width}
+            ms = section_defaults("model", {"arch": arch, "width": width})
             fit(x[:BATCH], y[:BATCH], classes=10, trainer="standard", seed=0, model_settings=ms,  # warm-up
                 settings={**settings, "budget": "steps", "steps": 1}, attack=ATTACK, progress=False)
             for trainer in TRAINERS:

@@ -12,7 +12,7 @@ from torch import nn
 import dupstudy.train as tr
 from dupstudy import models, recipes
 from dupstudy.evaluate import evaluate, predict, tta_logits
-from dupstudy.params import ParamsError, load, validate
+from dupstudy.params import ParamsError, load, section_defaults, validate, with_defaults
 from dupstudy.train import batches_per_epoch, first_epoch_flips, fit, flip_mask, resolve_budget, to_tensor, total_steps
 
 AIRBENCH = {"lr": 11.5, "momentum": 0.85, "weight_decay": 0.0153, "bias_lr_scale": 64.0,
@@ -23,10 +23,13 @@ AIRBENCH = {"lr": 11.5, "momentum": 0.85, "weight_decay": 0.0153, "bias_lr_scale
 SETTINGS = {"budget": "epochs", "epochs": 3, "steps": "auto", "batch_size": 64, "recipe": "airbench",
             "airbench": AIRBENCH, "label_smoothing": 0.2, "augment": {"crop_padding": 1, "flip": "alternating"},
             "threads": 1}
+SETTINGS = section_defaults("train", SETTINGS)  # the keys left out take the schema's defaults
 MODEL = {"arch": "airbench", "width": 4}
+MODEL = section_defaults("model", MODEL)  # the keys left out take the schema's defaults
 GUARD = {"enabled": True, "batch": 64, "steps": 2, "step": 0.05, "drop": 0.2}
 ATTACK = {"eps": 0.1, "train_step": 0.05, "train_steps": 2, "fgsm_step": 0.125, "trades_beta": 6.0, "fgsm_guard": GUARD,
           "eval_step": 0.02, "eval_steps": 3, "eval_restarts": 1}
+ATTACK = section_defaults("attack", ATTACK)  # the keys left out take the schema's defaults
 
 
 def _fit(x, y, settings=SETTINGS, **kw):
@@ -252,13 +255,11 @@ def test_params_select_and_validate_the_recipe(project_root):
         with pytest.raises(ParamsError, match=msg):
             validate(broken)
     no_block = copy.deepcopy(cifar)
+    del no_block["train"]["airbench"]["schedule"]["peak"]
+    validate(no_block)  # a key left out takes the schema's default, which is airbench94's
+    assert with_defaults(no_block)["train"]["airbench"] == params["train"]["airbench"]
     del no_block["train"]["airbench"]
-    with pytest.raises(ParamsError, match="airbench"):
-        validate(no_block)
-    no_peak = copy.deepcopy(cifar)
-    del no_peak["train"]["airbench"]["schedule"]["peak"]
-    with pytest.raises(ParamsError, match="peak"):
-        validate(no_peak)
+    assert with_defaults(no_block)["train"]["airbench"] == params["train"]["airbench"]
     bad_tta = copy.deepcopy(cifar)
     bad_tta["evaluate"]["tta"] = 3
     with pytest.raises(ParamsError, match="evaluate.tta"):

@@ -14,15 +14,18 @@ from dupstudy import models
 from dupstudy.aggregate import collect, metrics_tree
 from dupstudy.evaluate import evaluate
 from dupstudy.io import write_json
-from dupstudy.params import ParamsError, load, validate
+from dupstudy.params import ParamsError, load, section_defaults, validate
 from dupstudy.train import fit
 
 SETTINGS = {"budget": "epochs", "epochs": 5, "steps": 10, "batch_size": 64, "lr": 0.05, "momentum": 0.9,
             "weight_decay": 5e-4, "label_smoothing": 0.0, "augment": {"crop_padding": 0, "flip": False}, "threads": 1}
+SETTINGS = section_defaults("train", SETTINGS)  # the keys left out take the schema's defaults
 MODEL = {"arch": "small_cnn", "width": 8}
+MODEL = section_defaults("model", MODEL)  # the keys left out take the schema's defaults
 EPS = 0.15
 ATTACK = {"eps": EPS, "eval_step": EPS / 5, "eval_steps": 20, "eval_restarts": 1, "autoattack": True,
           "autoattack_n": 200}
+ATTACK = section_defaults("attack", ATTACK)  # the keys left out take the schema's defaults
 CLASSES = [str(i) for i in range(10)]
 
 

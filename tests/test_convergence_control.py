@@ -6,11 +6,13 @@ steps (the steps budget) or at equal fractions of each schedule, and never calls
 
 import pandas as pd
 
+from dupstudy.params import section_defaults
 from dupstudy.report.build import _Builder
 from dupstudy.report.verdicts import _diff
 from dupstudy.train import fit
 
 MODEL = {"arch": "small_cnn", "width": 8}
+MODEL = section_defaults("model", MODEL)  # the keys left out take the schema's defaults
 BASE = {"budget": "epochs", "epochs": 4, "steps": "auto", "batch_size": 64, "lr": 0.05, "momentum": 0.9,
         "weight_decay": 5e-4, "label_smoothing": 0.0, "augment": {"crop_padding": 0, "flip": False}, "threads": 1,
         "recipe": "onecycle"}

@@ -7,12 +7,15 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits
 
 from dupstudy import models
+from dupstudy.params import section_defaults
 from dupstudy.train import fit, to_tensor
 
 SETTINGS = {"budget": "epochs", "epochs": 3, "steps": 10, "batch_size": 64, "lr": 0.05, "momentum": 0.9,
             "weight_decay": 5e-4, "label_smoothing": 0.0, "augment": {"crop_padding": 0, "flip": False}, "threads": 1}
+SETTINGS = section_defaults("train", SETTINGS)  # the keys left out take the schema's defaults
 ATTACK = {"eps": 0.1, "train_step": 0.05, "train_steps": 2, "fgsm_step": 0.125, "trades_beta": 6.0,
           "fgsm_guard": {"enabled": True, "batch": 64, "steps": 2, "step": 0.05, "drop": 0.2}}
+ATTACK = section_defaults("attack", ATTACK)  # the keys left out take the schema's defaults
 WIDTH = {"small_cnn": 8, "airbench": 4, "preact_resnet18": 4}
 # airbench scales its logits by 1/9 and is trained at a far larger lr than the other nets (its own
 # recipe is ~1.15 per mean-reduced batch loss); at 0.05 it learns, but too slowly for 3 short epochs.
@@ -109,7 +112,7 @@ def test_airbench_whitening_is_frozen(digits):
 def test_fit_learns_and_save_load_round_trip(arch, digits, tmp_path):
     x, y = digits
     model, spec, curve = fit(x, y, classes=10, trainer="standard", seed=0,
-                             model_settings={"arch": arch, "width": WIDTH[arch]},
+                             model_settings=section_defaults("model", {"arch": arch, "width": WIDTH[arch]}),
                              settings={**SETTINGS, "lr": LR.get(arch, SETTINGS["lr"])}, attack=ATTACK,
                              progress=False)
     assert spec["arch"] == arch
@@ -139,7 +142,7 @@ def test_airbench_whiten_eps_reaches_the_layer_and_survives_save_load(digits, tm
     large.data_init(xt)
     assert large.whiten.weight.abs().max() < default.whiten.weight.abs().max()
     model, spec, _ = fit(x, y, classes=10, trainer="standard", seed=0,
-                         model_settings={"arch": "airbench", "width": 4, "whiten_eps": 0.1},
+                         model_settings=section_defaults("model", {"arch": "airbench", "width": 4, "whiten_eps": 0.1}),
                          settings={**SETTINGS, "epochs": 1, "lr": 1.0}, attack=ATTACK, progress=False)
     fresh = models.build(**spec)  # the spec carries the eps, so data_init makes the same layer again
     fresh.data_init(xt)

@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from dupstudy.cli import main
-from dupstudy.dedup.standalone import DEDUP_DEFAULTS
-from dupstudy.params import MAX_BYTES, ParamsError, check_section, schema, validate
+from dupstudy.params import MAX_BYTES, ParamsError, schema, validate
 
 BIN = Path(sys.executable).parent
 
@@ -261,10 +260,6 @@ def test_dedup_flags_obey_the_schema_bounds(tmp_path, capsys, flag, value, words
     for word in words:
         assert word in line
     assert not out.exists()
-
-
-def test_dedup_defaults_pass_the_schema():
-    check_section("dedup", DEDUP_DEFAULTS, name=str)
 
 
 def test_dupstudy_dvc_checks_params_and_overrides_before_dvc_builds_commands(tmp_path, project_root):

@@ -1,4 +1,4 @@
-"""Every D-rate 0 cell of a trainer and seed is one run (the first scheme's, under equal epochs): recorded, not trained again, and
+"""The steps budget's D-rate 0 cell is the epochs budget's run: recorded, not trained again, and
 read back by aggregate under its own key, marked."""
 
 import copy
@@ -13,24 +13,15 @@ from dupstudy.io import write_json, write_npy
 from dupstudy.params import ParamsError, validate
 
 
-@pytest.mark.parametrize("budget, scheme, rate, steps, owner", [
-    ("steps", "uniform", "0.0", "auto", ("epochs", "uniform")),
-    ("steps", "uniform", 0, "auto", ("epochs", "uniform")),
-    ("steps", "biased", "0.0", "auto", ("epochs", "uniform")),  # one D-rate 0 run for every scheme and budget
-    ("epochs", "biased", "0.0", "auto", ("epochs", "uniform")),
-    ("steps", "biased", "0.0", 500, ("steps", "uniform")),      # a fixed step count is its budget's own run
-    ("steps", "uniform", "0.3", "auto", None),                  # larger variant: fewer steps than its epochs run
-    ("epochs", "biased", "0.3", "auto", None),                  # copies drawn differently per scheme
-    ("epochs", "uniform", "0.0", "auto", None),                 # the run itself
-    ("steps", "uniform", "0.0", 500, None),
+@pytest.mark.parametrize("budget, rate, steps, owner", [
+    ("steps", "0.0", "auto", "epochs"),
+    ("steps", 0, "auto", "epochs"),
+    ("steps", "0.3", "auto", None),      # larger variant: fewer steps than its epochs run
+    ("epochs", "0.0", "auto", None),     # the run itself
+    ("steps", "0.0", 500, None),         # a fixed step count is its own run
 ])
-def test_owner(budget, scheme, rate, steps, owner):
-    params = {"train": {"epochs": 3, "steps": steps}, "grid": {"schemes": ["uniform", "biased"]}}
-    cell = {"budget": budget, "scheme": scheme, "rate": rate, "trainer": "pgd", "seed": 0}
-    got = runs.owner(cell, params)
-    assert (got if got is None else (got["budget"], got["scheme"])) == owner
-    if got is not None:
-        assert {k: got[k] for k in ("rate", "trainer", "seed")} == {"rate": rate, "trainer": "pgd", "seed": 0}
+def test_same_run_as(budget, rate, steps, owner):
+    assert runs.same_run_as(budget, rate, {"epochs": 3, "steps": steps}) == owner
 
 
 def test_a_steps_only_grid_with_d_rate_0_is_refused(project_root):
@@ -52,14 +43,13 @@ def test_aggregate_reads_the_owner_run_for_the_alias_cell(tmp_path):
     write_json(tmp_path / f"metrics/{owner}.json", metrics)
     write_json(tmp_path / f"curves/{owner}.json", {"curve": [{"epoch": 1, "step": 7, "loss": 1.0, "seconds": 2.0,
                                                               "train_acc": 0.5}]})
-    cell = {"budget": "steps", "scheme": "uniform", "rate": "0.0", "trainer": "pgd", "seed": 0}
-    note = runs.record(cell, {**cell, "budget": "epochs"})
+    note = runs.record("steps", "uniform", "0.0", "pgd", 0, "epochs")
     assert note["cell"] == owner
     write_json(tmp_path / "metrics/steps/uniform/r0.0/pgd/s0.json", {**note, "budget": "steps"})
     write_json(tmp_path / "curves/steps/uniform/r0.0/pgd/s0.json", {**note, "budget": "steps"})
     summary, per_class, curves = collect(grid, tmp_path / "metrics", tmp_path / "curves", tmp_path / "variants",
                                          labels, ["a", "b"], [1])
-    assert list(summary["budget"]) == ["epochs", "steps"] and list(summary["same_run_as"]) == ["", owner]
+    assert list(summary["budget"]) == ["epochs", "steps"] and list(summary["same_run_as"]) == ["", "epochs"]
     assert summary["clean_acc"].tolist() == [0.8, 0.8] and summary["steps"].tolist() == [7, 7]
     assert len(per_class) == 2 and list(curves["budget"]) == ["epochs", "steps"]
     assert len(runs.trained_once(summary)) == 1  # counted once wherever budgets are pooled

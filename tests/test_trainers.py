@@ -10,15 +10,18 @@ import torch
 
 import dupstudy.train as tr
 from dupstudy import attacks
-from dupstudy.params import load, validate
+from dupstudy.params import load, section_defaults, validate
 from dupstudy.train import TRAINERS, fit, to_tensor
 
 EPS = 0.15
 SETTINGS = {"budget": "epochs", "epochs": 5, "steps": 10, "batch_size": 64, "lr": 0.05, "momentum": 0.9,
             "weight_decay": 5e-4, "label_smoothing": 0.0, "augment": {"crop_padding": 0, "flip": False}, "threads": 1}
+SETTINGS = section_defaults("train", SETTINGS)  # the keys left out take the schema's defaults
 ATTACK = {"eps": EPS, "train_step": 0.06, "train_steps": 3, "fgsm_step": 1.25 * EPS, "trades_beta": 6.0,
           "fgsm_guard": {"enabled": True, "batch": 128, "steps": 3, "step": 0.06, "drop": 0.2}}
+ATTACK = section_defaults("attack", ATTACK)  # the keys left out take the schema's defaults
 MODEL = {"arch": "small_cnn", "width": 8}
+MODEL = section_defaults("model", MODEL)  # the keys left out take the schema's defaults
 ROBUST = ["fgsm_rs", "trades"]
 
 

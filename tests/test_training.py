@@ -7,12 +7,16 @@ from sklearn.datasets import load_digits
 
 from dupstudy import attacks, models
 from dupstudy.evaluate import evaluate
+from dupstudy.params import section_defaults
 from dupstudy.train import fit, to_tensor
 
 SETTINGS = {"budget": "epochs", "epochs": 3, "steps": 10, "batch_size": 64, "lr": 0.05, "momentum": 0.9,
             "weight_decay": 5e-4, "label_smoothing": 0.0, "augment": {"crop_padding": 1, "flip": False}, "threads": 1}
+SETTINGS = section_defaults("train", SETTINGS)  # the keys left out take the schema's defaults
 ATTACK = {"eps": 0.1, "train_step": 0.05, "train_steps": 2, "eval_step": 0.02, "eval_steps": 10, "eval_restarts": 1}
+ATTACK = section_defaults("attack", ATTACK)  # the keys left out take the schema's defaults
 MODEL = {"arch": "small_cnn", "width": 8}
+MODEL = section_defaults("model", MODEL)  # the keys left out take the schema's defaults
 
 
 @pytest.fixture(scope="module")

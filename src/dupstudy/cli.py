@@ -37,15 +37,15 @@ def cmd_validate(args) -> int:
         return 2
     from .grid import cells
     from .presets import matching
-    from .runs import owner
+    from .runs import same_run_as
 
     trainings = list(cells(p["grid"]))
     jobs = len(trainings)
-    models = sum(not owner(c, p) for c in trainings)
+    models = sum(not same_run_as(c["budget"], c["rate"], p["train"]) for c in trainings)
     preset = matching(args.params)
     print(f"{args.params}: valid" + (f" (preset {preset.name})" if preset else "")
           + f"; dataset {p['dataset']['name']}, {jobs} training jobs, {models} models trained"
-          + (f" (the other {jobs - models} are D-rate 0 cells that are another cell's run: runs.py)"
+          + (f" (the other {jobs - models} are the steps budget's D-rate 0 cells: the epochs budget's runs)"
              if jobs > models else ""))
     return 0
 

@@ -27,7 +27,7 @@ def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: lis
     the attack's random starts, so evaluating one model twice gives the same numbers. `tta` is the
     test-time augmentation level of clean accuracy (see tta_logits); clean_acc_no_tta is always
     reported beside it, and robust accuracy never uses TTA."""
-    if attack.get("autoattack"):
+    if attack["autoattack"]:
         attacks.require_torchattacks()  # fail before the PGD evaluation, not after it
     dev = devices.pick(threads)
     torch.manual_seed(seed)
@@ -38,12 +38,12 @@ def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: lis
     clean = (pred == y).cpu().numpy()
     clean_no_tta = clean if tta == 0 else (predict(model, x, 0) == y).cpu().numpy()
     # PGD on all test images, or on attack.eval_n of them (a fixed subset): NaN marks the others.
-    sub = fixed_subset(len(y), attack.get("eval_n"))
+    sub = fixed_subset(len(y), attack["eval_n"])
     idx = torch.from_numpy(sub).to(x.device)
     robust = np.full(len(y), np.nan)
     robust[sub] = attacks.robust_correct(model, x[idx], y[idx], eps=attack["eps"], step=attack["eval_step"],
                                          steps=attack["eval_steps"],
-                                         restarts=attack.get("eval_restarts", 1)).cpu().numpy()
+                                         restarts=attack["eval_restarts"]).cpu().numpy()
     leaked = np.zeros(len(y), bool) if leaked is None else leaked.astype(bool)
     k = len(classes)
     confusion = np.zeros((k, k), dtype=np.int64)
@@ -64,11 +64,11 @@ def evaluate(model_path, images: np.ndarray, labels: np.ndarray, *, classes: lis
         "per_class": per_class,
         "confusion": confusion.tolist(),
         "attack": {"name": "pgd_linf", "eps": attack["eps"], "step": attack["eval_step"],
-                   "steps": attack["eval_steps"], "restarts": attack.get("eval_restarts", 1), "n": int(len(sub)),
+                   "steps": attack["eval_steps"], "restarts": attack["eval_restarts"], "n": int(len(sub)),
                    "scored": "worst case over iterates and restarts"},
     }
-    if attack.get("autoattack"):
-        out.update(_autoattack(model, x, y, clean, robust, leaked, eps=attack["eps"], n=attack.get("autoattack_n"),
+    if attack["autoattack"]:
+        out.update(_autoattack(model, x, y, clean, robust, leaked, eps=attack["eps"], n=attack["autoattack_n"],
                                n_classes=k, seed=seed))
     return out
 

@@ -145,12 +145,12 @@ def _accuracies(model, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 def _settings(settings: dict) -> dict:
     s = {
-        "n_per_class": int(settings.get("n_per_class", 100)),
-        "rates": [float(r) for r in settings.get("rates", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])],
-        "favoured_share": float(settings.get("favoured_share", 0.7)),
-        "seeds": settings.get("seeds", 20),
-        "test_samples": int(settings.get("test_samples", 20000)),
-        "svm_c": float(settings.get("svm_c", 1.0)),
+        "n_per_class": int(settings["n_per_class"]),
+        "rates": [float(r) for r in settings["rates"]],
+        "favoured_share": float(settings["favoured_share"]),
+        "seeds": settings["seeds"],
+        "test_samples": int(settings["test_samples"]),
+        "svm_c": float(settings["svm_c"]),
     }
     return s
 

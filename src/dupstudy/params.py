@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Callable
@@ -30,7 +31,28 @@ def load(path: str | Path = "params.yaml") -> dict:
         raise ParamsError(f"{path}: no such params file (run from the project root, or pass --params)")
     params = read_yaml(path)
     validate(params, source=str(path))
-    return params
+    return with_defaults(params)
+
+
+def with_defaults(params: Any, node: dict | None = None) -> Any:
+    """params with every key it leaves out that has a `default` in the schema filled in (a copy):
+    the schema is the one home of the defaults, so the code reads params[key] and never guesses."""
+    node = schema() if node is None else node
+    if not isinstance(params, dict) or "properties" not in node:
+        return params
+    out = dict(params)
+    for key, sub in node["properties"].items():
+        if key not in out and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        if isinstance(out.get(key), dict):
+            out[key] = with_defaults(out[key], sub)
+    return out
+
+
+def section_defaults(section: str, values: dict | None = None) -> dict:
+    """`values` of one section (none: only its defaults) with the schema's defaults filled in: what
+    `dupstudy dedup` runs with when no params file is given, and what callers of the library pass."""
+    return with_defaults(values or {}, schema()["properties"][section])
 
 
 def read_yaml(path: Path) -> Any:
@@ -85,6 +107,8 @@ class _ParamsLoader(yaml.SafeLoader):
 
 
 def validate(params: Any, source: str = "params") -> None:
+    """Refuse params that, with the schema's defaults filled in, break the schema or a rule it cannot say."""
+    params = with_defaults(params)
     errors = _errors(schema(), params, lambda path: ".".join(str(p) for p in path) or "(top level)")
     if errors:
         raise ParamsError("\n".join(f"{source}: {e}" for e in errors))
@@ -163,12 +187,12 @@ FGSM_STEP_LIMIT = 1.25  # Wong et al.'s FGSM-RS step, as a multiple of eps
 
 def _check_semantics(p: dict, source: str) -> None:
     """Rules a JSON schema cannot say."""
-    if p["dataset"]["name"] == "folder" and not p["dataset"].get("folder"):
+    if p["dataset"]["name"] == "folder" and not p["dataset"]["folder"]:
         raise ParamsError(f"{source}: dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")
     if p["variants"]["protocol"] == "fixed" and max(p["grid"]["rates"]) >= 1:
         raise ParamsError(f"{source}: grid.rates: the fixed protocol needs every rate < 1 (r*N of N slots are copies)")
     attack = p["attack"]
-    if attack["fgsm_step"] > FGSM_STEP_LIMIT * attack["eps"] * (1 + 1e-6) and not attack.get("allow_large_fgsm_step"):
+    if attack["fgsm_step"] > FGSM_STEP_LIMIT * attack["eps"] * (1 + 1e-6) and not attack["allow_large_fgsm_step"]:
         raise ParamsError(f"{source}: attack.fgsm_step: {attack['fgsm_step']:g} is more than {FGSM_STEP_LIMIT:g} x "
                           f"attack.eps ({FGSM_STEP_LIMIT * attack['eps']:g}); Wong et al. use 1.25 eps, and larger "
                           f"steps make FGSM-RS plain FGSM at the corner of the ball. Lower it, or set "

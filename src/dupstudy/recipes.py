@@ -23,7 +23,7 @@ RECIPES = ("onecycle", "airbench")
 
 def build(model: nn.Module, settings: dict, steps: int):
     """(optimizer, scheduler) of the recipe named by settings['recipe'] (default onecycle)."""
-    recipe = settings.get("recipe", "onecycle")
+    recipe = settings["recipe"]
     if recipe == "onecycle":
         return _onecycle(model, settings, steps)
     if recipe == "airbench":
@@ -32,8 +32,8 @@ def build(model: nn.Module, settings: dict, steps: int):
 
 
 def _onecycle(model, settings, steps):
-    opt = torch.optim.SGD(model.parameters(), lr=settings["lr"], momentum=settings.get("momentum", 0.9),
-                          nesterov=True, weight_decay=settings.get("weight_decay", 0.0))
+    opt = torch.optim.SGD(model.parameters(), lr=settings["lr"], momentum=settings["momentum"],
+                          nesterov=True, weight_decay=settings["weight_decay"])
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=settings["lr"], total_steps=steps, pct_start=0.2,
                                                 anneal_strategy="linear", cycle_momentum=False)
     return opt, sched
@@ -127,7 +127,7 @@ class Lookahead:
 
 def lookahead(model: nn.Module, settings: dict, steps: int) -> Lookahead | None:
     """The recipe's lookahead, or None for recipes without one."""
-    if settings.get("recipe", "onecycle") != "airbench":
+    if settings["recipe"] != "airbench":
         return None
     la = settings["airbench"]["lookahead"]
     return Lookahead(model, every=la["every"], decay_base=la["decay_base"], decay_pow=la["decay_pow"], total=steps)

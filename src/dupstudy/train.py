@@ -92,7 +92,7 @@ def resolve_budget(settings: dict, budget: str, n_base: int) -> dict:
 
 def full_batches_only(settings: dict) -> bool:
     """The airbench recipe drops an epoch's last partial batch, as airbench's loader does."""
-    return settings.get("recipe", "onecycle") == "airbench"
+    return settings["recipe"] == "airbench"
 
 
 def batches_per_epoch(n: int, settings: dict) -> int:
@@ -135,15 +135,15 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
     missing = [f"attack.{k}" for k in TRAINER_ATTACK_KEYS[trainer] if attack.get(k) is None]
     if missing:
         raise ValueError(f"trainer {trainer!r} needs {', '.join(missing)} in params.yaml")
-    dev = devices.pick(settings.get("threads"))
+    dev = devices.pick(settings["threads"])
     torch.manual_seed(seed)
     x, y = to_tensor(images, dev), torch.from_numpy(labels.astype(np.int64)).to(dev)
     base = x if base_images is None else to_tensor(base_images, dev)
     mean = base.mean(dim=(0, 2, 3)).tolist()
     std = base.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
     spec = dict(arch=model_settings["arch"], channels=x.shape[1], classes=classes,
-                width=model_settings.get("width", 16), mean=mean, std=std)
-    if model_settings.get("whiten_eps") is not None:  # airbench's whitening (models.Airbench)
+                width=model_settings["width"], mean=mean, std=std)
+    if model_settings["whiten_eps"] is not None:  # airbench's whitening (models.Airbench)
         spec["whiten_eps"] = model_settings["whiten_eps"]
     model = models.build(**spec).to(dev)
     models.data_init(model, base)
@@ -154,8 +154,8 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
     opt, sched = recipes.build(model, settings, steps)
     lookahead = recipes.lookahead(model, settings, steps)
     gen = torch.Generator(device=dev).manual_seed(seed)
-    aug = settings.get("augment", {})
-    flip = aug.get("flip", False)
+    aug = settings["augment"]
+    flip = aug["flip"]
     first_flips = first_epoch_flips(len(x), flip, gen)
     state = {"step": 0, "epoch": 0, "curve": [], "seconds": 0.0}
     guard = CatastrophicOverfittingGuard(x, y, attack) if trainer == "fgsm_rs" and attack["fgsm_guard"]["enabled"] \
@@ -168,7 +168,7 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
                leave=False)
     while state["step"] < steps:
         model.train()
-        if settings.get("recipe") == "airbench":
+        if settings["recipe"] == "airbench":
             recipes.set_warmup_trainable(model, state["epoch"], settings["airbench"]["whiten_bias_epochs"])
         t0, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
         order = torch.randperm(len(x), generator=gen, device=dev)
@@ -176,7 +176,7 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
             if state["step"] >= steps:
                 break
             idx = order[i:i + bs]
-            xb = translate(x[idx], gen, aug.get("crop_padding", 0))
+            xb = translate(x[idx], gen, aug["crop_padding"])
             xb = apply_flips(xb, flip_mask(idx, state["epoch"], flip, first_flips, gen))
             yb = y[idx]
             # The attack's forward and backward passes run in bf16 on CUDA like the training step (most of
@@ -192,7 +192,7 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
                                                      steps=attack["train_steps"])
             with devices.autocast(dev):
                 out = model(xb)
-                loss = F.cross_entropy(out, yb, label_smoothing=settings.get("label_smoothing", 0.0))
+                loss = F.cross_entropy(out, yb, label_smoothing=settings["label_smoothing"])
                 if trainer == "trades":
                     loss = loss + attack["trades_beta"] * attacks.trades_kl(out, model(x_adv))
             opt.zero_grad(set_to_none=True)

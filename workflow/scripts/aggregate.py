@@ -8,7 +8,7 @@ from dupstudy.io import write_json, write_table
 
 def main(args, params):
     data = prepared.load(args.prepared, mmap=True)
-    favoured = params["variants"].get("biased", {}).get("favoured_classes", [1])
+    favoured = params["variants"]["biased"]["favoured_classes"]
     summary, per_class, curves = collect(params["grid"], args.metrics_dir, args.curves_dir, args.variants_dir,
                                          data.labels, data.classes, favoured)
     write_table(args.summary, summary)

@@ -21,7 +21,7 @@ def main(args, params):
         note = read_json(alias)
         write_json(args.out, {**note, **cell})
         return f"the run of {note['cell']}, evaluated there"
-    if params["attack"].get("autoattack"):
+    if params["attack"]["autoattack"]:
         try:  # before any work: a missing optional package is known now, not after the PGD evaluation
             attacks.require_torchattacks()
         except RuntimeError as err:
@@ -33,7 +33,7 @@ def main(args, params):
     leaked = np.isin(test_ids, leakage["test_id"].to_numpy())
     metrics = evaluate(Path(args.model) / "model.pt", data.images[test_ids], data.labels[test_ids],
                        classes=data.classes,
-                       attack=params["attack"], leaked=leaked, threads=params["train"].get("threads"),
+                       attack=params["attack"], leaked=leaked, threads=params["train"]["threads"],
                        tta=params["evaluate"]["tta"])
     metrics.update(cell)
     write_json(args.out, metrics)

@@ -5,7 +5,7 @@ from dupstudy.datasets import load_source
 
 
 def main(args, params):
-    if params["dataset"].get("folder"):
+    if params["dataset"]["folder"]:
         outdir.check_apart(args.out, {"dataset folder": params["dataset"]["folder"]})
     prepared = load_source(params["dataset"])
     prepared.save(args.out)

@@ -14,10 +14,9 @@ from dupstudy.train import fit, resolve_budget
 
 
 def main(args, params):
-    cell = dict(budget=args.budget, scheme=args.scheme, rate=args.rate, trainer=args.trainer, seed=args.seed)
-    owner = runs.owner(cell, params)
+    owner = runs.same_run_as(args.budget, args.rate, params["train"])
     if owner:  # another cell's run (runs.py): record that instead of training it again
-        note = runs.record(cell, owner)
+        note = runs.record(args.budget, args.scheme, args.rate, args.trainer, args.seed, owner)
         with atomic_path(args.model, is_dir=True) as tmp:
             write_json(tmp / runs.SAME_AS, note)
         write_json(args.curve, {"trainer": args.trainer, "seed": args.seed, "budget": args.budget, **note})

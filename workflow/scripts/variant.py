@@ -9,12 +9,12 @@ from dupstudy.variants import describe, make_variant
 def main(args, params):
     data = prepared.load(args.prepared, mmap=True)
     settings = params["variants"]
-    biased = settings.get("biased", {})
-    favoured = biased.get("favoured_classes", [1])
+    biased = settings["biased"]
+    favoured = biased["favoured_classes"]
     variant = make_variant(read_npy(f"{args.dedup}/kept_train_ids.npy"), data.labels, scheme=args.scheme,
                            rate=float(args.rate), protocol=settings["protocol"], seed=args.seed,
-                           favoured_classes=favoured, favoured_share=biased.get("favoured_share", 0.7),
-                           class_shares=biased.get("class_shares"), **settings.get("concentrated", {}))
+                           favoured_classes=favoured, favoured_share=biased["favoured_share"],
+                           class_shares=biased["class_shares"], **settings["concentrated"])
     write_npy(args.out, variant)
     d = describe(variant, data.labels, favoured)
     return (f"{args.scheme} r={args.rate} seed {args.seed}: {d['n_train']} samples, {d['n_unique']} unique, "

@@ -18,13 +18,16 @@ NAMES = ("digits", "cifar10", "cifar100", "folder")
 
 def load_source(settings: dict):
     """Load the dataset that params["dataset"] names; returns a prepared.Prepared, keeping only
-    `train_share` of its training images when that is below 1."""
+    `train_share` of its training images when that is below 1. Keys left out take the schema's defaults."""
+    from ..params import section_defaults
+
+    settings = section_defaults("dataset", settings)
     data = _load(settings)
-    share = settings.get("train_share", 1.0)
+    share = settings["train_share"]
     if share < 1:
         from .prepared import train_subset
 
-        data = train_subset(data, share, seed=settings.get("split_seed", 0))
+        data = train_subset(data, share, seed=settings["split_seed"])
     return data
 
 
@@ -33,12 +36,12 @@ def _load(settings: dict):
     if name == "digits":
         from .digits import load_digits
 
-        return load_digits(test_fraction=settings.get("test_fraction", 0.2), split_seed=settings.get("split_seed", 0))
+        return load_digits(test_fraction=settings["test_fraction"], split_seed=settings["split_seed"])
     if name in ("cifar10", "cifar100"):
         from .cifar import load_cifar
 
-        return load_cifar(name, download_dir=settings.get("download_dir") or "data/raw",
-                          url=settings.get("url"), md5=settings.get("md5"), fallback=settings.get("folder"))
+        return load_cifar(name, download_dir=settings["download_dir"],
+                          url=settings.get("url"), md5=settings.get("md5"), fallback=settings["folder"])
     if name == "folder":
         if not settings.get("folder"):
             raise DatasetError("dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")

@@ -26,13 +26,12 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_path, read_json, read_npy, write_json, write_npy, write_table
+from ..params import section_defaults
 from . import grouping, hashing, review, search
 
 KINDS = ("exact_file", "exact_pixels", "near", "flip_rot", "semantic", "manual")  # most specific first
 BASE_KINDS = KINDS[:4]  # always in the summary; semantic / manual only when those steps are on
 SCOPES = ("train", "test", "train_test")
-DEFAULTS = {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": False, "remove": True,
-            "semantic": False, "cosine_threshold": 0.9, "embed_size": 128, "decisions": None}
 REVIEW_PER_BAND, REVIEW_SAMPLE, REVIEW_SEED = 12, 100, 0
 PROGRESS_MIN_N = 20000
 
@@ -108,9 +107,9 @@ def _pairs_within(keys: np.ndarray, valid: np.ndarray | None = None) -> tuple[np
 # ---------------------------------------------------------------- main entry
 
 def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> DedupResult:
-    """Find exact and near duplicates; settings is params['dedup'] (see DEFAULTS)."""
+    """Find exact and near duplicates; settings is params['dedup'] (keys it leaves out take the schema's defaults)."""
     t_start = time.perf_counter()
-    s = {**DEFAULTS, **(settings or {})}
+    s = {**section_defaults("dedup"), **(settings or {})}
     seconds = {}
     m = prepared.manifest.sort_values("id").reset_index(drop=True)
     n = len(m)

@@ -13,32 +13,31 @@ from .. import outdir
 from ..errors import BadInput
 
 # The standalone defaults are the pipeline's (params.yaml): pHash, 64 bits, <= 4 bits apart, flips on.
-DEDUP_DEFAULTS = {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": True, "remove": True}
 
 
 def run(args) -> int:
     """`dupstudy dedup PATH`: the parsed command line in, results (and the export) out; exit code 0."""
     from ..datasets import load_source
     from ..io import atomic_dirs, write_table
-    from ..params import check_section, load
+    from ..params import check_section, load, section_defaults
     from .engine import find_duplicates
 
     source = _dedup_source(Path(args.path))
     outputs = {"--out": Path(args.out), **({"--export": Path(args.export)} if args.export else {})}
     _check_outputs(outputs, source)
-    settings = load(args.params)["dedup"] if args.params else {}
+    settings = load(args.params)["dedup"] if args.params else section_defaults("dedup")
     for key in ("hash", "hash_size", "threshold", "dihedral", "semantic", "cosine_threshold", "decisions"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     # flags obey the schema's dedup bounds, as params.yaml does
-    check_section("dedup", {**DEDUP_DEFAULTS, **settings}, name=lambda key: "--" + key.replace("_", "-"))
-    if settings.get("semantic"):
+    check_section("dedup", settings, name=lambda key: "--" + key.replace("_", "-"))
+    if settings["semantic"]:
         from .embed import weights_path
 
         weights_path()
     from .review import format_precision, precision, read_user_csv
 
-    for csv in (settings.get("decisions"), args.precision_from):
+    for csv in (settings["decisions"], args.precision_from):
         if csv:
             read_user_csv(csv)  # an unreadable file stops the run before the images are decoded
 
@@ -46,7 +45,7 @@ def run(args) -> int:
         for path in outputs.values():
             stack.enter_context(outdir.locked(path))
         data = load_source({"name": "folder", "folder": str(source)})
-        result = find_duplicates(data, {**DEDUP_DEFAULTS, **settings}, progress=True)
+        result = find_duplicates(data, settings, progress=True)
         if args.precision_from:
             result.summary["precision"] = precision(args.precision_from)
         # Results and export are committed together or not at all.

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..io import atomic_path
+from ..params import section_defaults, with_defaults
 from . import figures as figs
 from . import paper
 from .claims import _Claims
@@ -31,7 +32,7 @@ def build_report(out_html: Path, figures_dir: Path, *, params: dict, summary_csv
     """Render the report to out_html and its figures (PNG + SVG) to figures_dir."""
     start = time.perf_counter()
     figs.setup()
-    b = _Builder(Path(out_html), Path(figures_dir), params or {})
+    b = _Builder(Path(out_html), Path(figures_dir), with_defaults(params or {}))
     b.preset = preset
     b.meta = b.read_json(prepared_meta, "prepared dataset meta.json")
     b.summary = b.read_csv(summary_csv, "model summary", SUMMARY_COLUMNS)
@@ -57,7 +58,7 @@ def build_report(out_html: Path, figures_dir: Path, *, params: dict, summary_csv
         b.section_provenance(provenance or {}, time.perf_counter() - start),
     ]
     b.label_scopes(sections)
-    html = _render(title=(params or {}).get("report", {}).get("title", "Duplicates and robustness"),
+    html = _render(title=b.params.get("report", section_defaults("report"))["title"],
                    sections=sections, problems=b.problems, scope=b.scope("models"),
                    generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     with atomic_path(out_html) as tmp:
@@ -120,7 +121,7 @@ class _Builder(_Inputs, _Claims, _Sections):
             return "2-D Gaussian study (no images; the same for every preset)"
         preset = f"preset {self.preset}" if self.preset else "custom params (no preset)"
         data = self.dataset + (f", {self.params['dataset']['train_share']:g} of its training images"
-                               if (self.params.get("dataset") or {}).get("train_share", 1) != 1 else "")
+                               if "dataset" in self.params and self.params["dataset"]["train_share"] != 1 else "")
         if kind == "dataset":
             return f"{preset} · {data}"
         m, t = self.params.get("model") or {}, self.params.get("train") or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import stats
+from ..params import section_defaults
 from ..stats import t_interval
 from . import paper
 from .html import _diff_text, _fmt_ci, _note, _p, _rate_str, _sentences, _table, _verdict_cell
@@ -140,7 +141,7 @@ class _Claims:
                           "beyond this grid; the direction at r < 1 is what is tested here")
         their_pgd_rate = f"their PGD D-rate 60 % meant {paper.their_duplicates('pgd', 0.6)}"
 
-        margin = self.params.get("report", {}).get("equivalence_margin", 1.0)
+        margin = self.params.get("report", section_defaults("report"))["equivalence_margin"]
 
         def tested(metric: str, trainer: str, expect: str) -> tuple[float | None, dict | None, str, str, str]:
             """(rate, diff, verdict, why, evidence) on `metric` without the leaked test images, the leaky beside."""

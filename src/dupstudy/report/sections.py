@@ -8,6 +8,7 @@ import pandas as pd
 
 from .. import stats
 from ..grid import NAMES, allowed
+from ..params import section_defaults
 from ..runs import trained_once
 from ..stats import t_interval
 from . import figures as figs
@@ -183,7 +184,7 @@ class _Sections:
                                       figs.dedup_per_class, pc, self.classes))
         else:
             blocks.append(_note("Not available: per-class deduplication counts (per_class.csv)."))
-        per_kind = int(self.params.get("report", {}).get("gallery_pairs", 24))
+        per_kind = int(self.params.get("report", section_defaults("report"))["gallery_pairs"])
         if self.pairs is not None and self.images is not None and per_kind > 0 and len(self.pairs):
             pairs = self.pairs[(self.pairs["a"] < len(self.images)) & (self.pairs["b"] < len(self.images))
                                & (self.pairs["a"] >= 0) & (self.pairs["b"] >= 0)]
@@ -248,8 +249,7 @@ class _Sections:
                      "duplicates themselves, a change that disappears came from the extra compute.")]
         if "same_run_as" in s and s["same_run_as"].fillna("").astype(str).ne("").any():
             blocks.append(_p("At D-rate 0 the two budgets are one run (the same images, optimizer steps and seed): "
-                             "it was trained and evaluated once, under equal epochs, and is shown under both "
-                             "(and under every scheme: no copies are drawn at D-rate 0)."))
+                             "it was trained and evaluated once, under equal epochs, and is shown under both."))
         s = _with_shared_zero(s)
         blocks.append(self.figure("budgets", title,
                                   "Test accuracy (%) vs D-rate r (% added copies) under equal epochs and equal "
