@@ -19,7 +19,7 @@ review_sample.csv (a random sample of pairs to label for a precision estimate).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,44 @@ GROUP_COLUMNS = ["id", "group", "is_keeper", "label_conflict"]
 LEAK_COLUMNS = ["test_id", "train_id", "kind", "distance", "transform", "test_label", "train_label"]
 CONFLICT_COLUMNS = ["a", "b", "scope", "kind", "distance", "label_a", "label_b", "class_a", "class_b"]
 PER_CLASS_COLUMNS = ["class", "label", "train_before", "train_after", "removed"]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Pairs found so far, one row per unordered pair a < b, as parallel arrays: the kind (index
+    into KINDS), the transform (index into hashing.TRANSFORMS), the Hamming distance and the
+    embedding cosine (NaN where no embeddings were computed)."""
+    a: np.ndarray
+    b: np.ndarray
+    rank: np.ndarray
+    transform: np.ndarray
+    distance: np.ndarray
+    cosine: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def key(self, n: int) -> np.ndarray:
+        """One int64 per pair, for set operations against other pairs of the same n images."""
+        return self.a * n + self.b
+
+    def take(self, index) -> Candidates:
+        return Candidates(*(x[index] for x in self._arrays()))
+
+    def plus(self, other: Candidates) -> Candidates:
+        """Both sets of rows, sorted by (a, b)."""
+        both = Candidates(*(np.concatenate([x, y]) for x, y in zip(self._arrays(), other._arrays())))
+        return both.take(np.lexsort((both.b, both.a)))
+
+    @classmethod
+    def of_kind(cls, a, b, kind: str, codes: np.ndarray) -> Candidates:
+        """New pairs of one kind: identity transform, the plain Hamming distance, no cosine yet."""
+        a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+        return cls(a, b, np.full(len(a), KINDS.index(kind)), np.zeros(len(a), np.int64),
+                   hashing.hamming(codes[a], codes[b]).astype(np.int64), np.full(len(a), np.nan))
+
+    def _arrays(self) -> tuple:
+        return self.a, self.b, self.rank, self.transform, self.distance, self.cosine
 
 
 @dataclass
@@ -140,26 +178,24 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         sha = m["file_sha256"].fillna("").to_numpy().astype(str)
         exact.append(_pairs_within(sha, sha != ""))                        # exact_file
         exact.append(_pairs_within(m["pixel_md5"].to_numpy().astype(str)))  # exact_pixels
-    a, b, rank, transform, distance = _merge_pairs(near, exact, codes, threshold)
-    cosine = np.full(len(a), np.nan)
+    found = _merge_pairs(near, exact, codes, threshold)
     seconds["pairs"] = time.perf_counter() - t
     if s["semantic"]:
-        a, b, rank, transform, distance, cosine, seconds["embed"], seconds["semantic_search"] = _semantic(
-            prepared.images, s, codes, a, b, rank, transform, distance, progress)
+        found, seconds["embed"], seconds["semantic_search"] = _semantic(prepared.images, s, codes, found, progress)
     t = time.perf_counter()
     n_decisions = {}
     if s["decisions"]:
-        a, b, rank, transform, distance, cosine, n_decisions = _apply_decisions(
-            review.load_decisions(s["decisions"], m), codes, a, b, rank, transform, distance, cosine)
+        found, n_decisions = _apply_decisions(review.load_decisions(s["decisions"], m), codes, found)
+    a, b = found.a, found.b
     scope = np.where(split[a] == split[b], split[a], "train_test")
     pairs = pd.DataFrame({
         "a": a, "b": b,
-        "kind": np.asarray(KINDS, dtype=object)[rank],
+        "kind": np.asarray(KINDS, dtype=object)[found.rank],
         "scope": scope.astype(object),
-        "distance": distance,
-        "transform": np.asarray(hashing.TRANSFORMS, dtype=object)[transform],
+        "distance": found.distance,
+        "transform": np.asarray(hashing.TRANSFORMS, dtype=object)[found.transform],
         "label_a": labels[a], "label_b": labels[b],
-        "cosine": cosine,
+        "cosine": found.cosine,
     }, columns=PAIR_COLUMNS)
     seconds["pairs"] += time.perf_counter() - t
 
@@ -200,12 +236,12 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
 
 # ---------------------------------------------------------------- pieces
 
-def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: int):
-    """One row per unordered pair with its most specific kind (index into KINDS).
+def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: int) -> Candidates:
+    """One row per unordered pair with its most specific kind, sorted by (a, b).
 
-    Returns a, b, kind rank, transform index and distance, sorted by (a, b). The distance is
-    the plain Hamming distance of the identity codes, except for flip_rot pairs, where it is
-    the distance under the best transform (the plain one is above the threshold by definition).
+    The distance is the plain Hamming distance of the identity codes, except for flip_rot pairs,
+    where it is the distance under the best transform (the plain one is above the threshold by
+    definition).
     """
     near_rank = np.where(near.identity_distance <= threshold, 2, 3)  # near, else flip_rot
     cand = [(near.a, near.b, near_rank, np.where(near_rank == 2, 0, near.transform), near.distance)]
@@ -218,11 +254,12 @@ def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: 
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     a, b, rank, transform, best = a[first], b[first], rank[first], transform[first], best[first]
     distance = np.where(rank == 3, best, hashing.hamming(codes[a], codes[b]))
-    return a, b, rank, transform, distance
+    return Candidates(a, b, rank, transform, distance, np.full(len(a), np.nan))
 
 
-def _semantic(images, s, codes, a, b, rank, transform, distance, progress):
-    """Cosine of every hash pair, plus the pairs above the cosine threshold no hash found."""
+def _semantic(images, s, codes, found: Candidates, progress) -> tuple[Candidates, float, float]:
+    """Cosine of every hash pair, plus the pairs above the cosine threshold no hash found; and the
+    seconds of embedding and of the search."""
     from . import embed
 
     embed.weights_path()  # fails early, naming the extra to install
@@ -231,17 +268,10 @@ def _semantic(images, s, codes, a, b, rank, transform, distance, progress):
     t_embed = time.perf_counter() - t
     t = time.perf_counter()
     sa, sb, _ = embed.cosine_pairs(emb, float(s["cosine_threshold"]))
-    key = a * len(codes) + b
-    new = ~np.isin(sa * len(codes) + sb, key)
-    sa, sb = sa[new], sb[new]
-    a, b = np.concatenate([a, sa]), np.concatenate([b, sb])
-    rank = np.concatenate([rank, np.full(len(sa), KINDS.index("semantic"))])
-    transform = np.concatenate([transform, np.zeros(len(sa), np.int64)])
-    distance = np.concatenate([distance, hashing.hamming(codes[sa], codes[sb]).astype(np.int64)])
-    order = np.lexsort((b, a))
-    a, b, rank, transform, distance = a[order], b[order], rank[order], transform[order], distance[order]
-    cosine = embed.cosine_of(emb, a, b).astype(np.float64)
-    return a, b, rank, transform, distance, cosine, t_embed, time.perf_counter() - t
+    new = ~np.isin(sa * len(codes) + sb, found.key(len(codes)))
+    found = found.plus(Candidates.of_kind(sa[new], sb[new], "semantic", codes))
+    found = replace(found, cosine=embed.cosine_of(emb, found.a, found.b).astype(np.float64))
+    return found, t_embed, time.perf_counter() - t
 
 
 def _confirmed(pairs: pd.DataFrame, threshold: float) -> dict:
@@ -253,29 +283,22 @@ def _confirmed(pairs: pd.DataFrame, threshold: float) -> dict:
     return out
 
 
-def _apply_decisions(dec: pd.DataFrame, codes, a, b, rank, transform, distance, cosine):
+def _apply_decisions(dec: pd.DataFrame, codes, found: Candidates) -> tuple[Candidates, dict]:
     """keep_both: drop the pair; duplicate: keep it, or add it with kind manual."""
     n = len(codes)
-    key = a * n + b
+    key = found.key(n)
     dkey = dec["a"].to_numpy(np.int64) * n + dec["b"].to_numpy(np.int64)
     is_keep = (dec["decision"] == "keep_both").to_numpy()
     drop = np.isin(key, dkey[is_keep])
     counts = {"keep_both_removed": int(drop.sum()), "keep_both_not_found": int(is_keep.sum() - drop.sum())}
-    a, b, rank, transform, distance, cosine = (x[~drop] for x in (a, b, rank, transform, distance, cosine))
+    found = found.take(~drop)
     dup = dkey[~is_keep]
     add = dup[~np.isin(dup, key)]
     counts["duplicate_confirmed"] = int(len(dup) - len(add))
     counts["duplicate_added"] = int(len(add))
     if len(add):
-        aa, bb = add // n, add % n
-        a, b = np.concatenate([a, aa]), np.concatenate([b, bb])
-        rank = np.concatenate([rank, np.full(len(aa), KINDS.index("manual"))])
-        transform = np.concatenate([transform, np.zeros(len(aa), np.int64)])
-        distance = np.concatenate([distance, hashing.hamming(codes[aa], codes[bb]).astype(np.int64)])
-        cosine = np.concatenate([cosine, np.full(len(aa), np.nan)])
-        order = np.lexsort((b, a))
-        a, b, rank, transform, distance, cosine = (x[order] for x in (a, b, rank, transform, distance, cosine))
-    return a, b, rank, transform, distance, cosine, counts
+        found = found.plus(Candidates.of_kind(add // n, add % n, "manual", codes))
+    return found, counts
 
 
 # ---------------------------------------------------------------- pieces
