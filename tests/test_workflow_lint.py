@@ -25,6 +25,15 @@ def test_python_lint_is_clean(project_root):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_every_broad_except_says_why(project_root):
+    """A `noqa: BLE001` (catching every exception) must say, on its line, why nothing narrower will do."""
+    bare = [f"{path.relative_to(project_root)}:{n}"
+            for folder in ("src", "workflow", "benchmarks", "tests") for path in (project_root / folder).rglob("*.py")
+            for n, line in enumerate(path.read_text().splitlines(), 1)
+            if "noqa: BLE001" in line and not line.split("noqa: BLE001", 1)[1].strip(" -")]
+    assert not bare, "unexplained broad excepts: " + ", ".join(bare)
+
+
 def test_help_explains_every_subcommand():
     out = subprocess.run([str(BIN / "dupstudy"), "--help"], capture_output=True, text=True, check=True).stdout
     for word in ("validate", "dag", "dedup", "snakemake --cores all"):

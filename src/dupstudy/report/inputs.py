@@ -48,7 +48,7 @@ class _Inputs:
             return None
         try:
             frame = pd.read_csv(path)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001 - pandas raises many types for a bad CSV: named in the page
             self.missing[what] = f"{what}: {path} could not be read ({err})"
             return None
         lacking = [c for c in required if c not in frame]
@@ -83,7 +83,7 @@ class _Inputs:
             from ..gaussian import load_study
 
             self.gauss = load_study(gaussian_dir)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001 - a bad study folder is named in the page, the rest renders
             self.missing["Gaussian study"] = f"Gaussian study: {gaussian_dir} could not be read ({err})"
 
     def load_dedup(self, dedup_dir, prepared_meta) -> None:
@@ -98,17 +98,17 @@ class _Inputs:
                 pc = pd.read_csv(d / "per_class.csv")
                 if {"class", "removed"} <= set(pc):
                     self.dedup_per_class = pc
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:  # noqa: BLE001 - an unreadable optional input is listed as a problem
                 self.problems.append(f"deduplication per_class.csv could not be read ({err})")
         if (d / "pairs.parquet").is_file():
             try:
                 pairs = pd.read_parquet(d / "pairs.parquet")
                 if {"a", "b", "kind", "distance"} <= set(pairs):
                     self.pairs = pairs
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:  # noqa: BLE001 - an unreadable optional input is listed as a problem
                 self.problems.append(f"deduplication pairs.parquet could not be read ({err})")
         if prepared_meta is not None and (Path(prepared_meta).parent / "images.npy").is_file():
             try:
                 self.images = np.load(Path(prepared_meta).parent / "images.npy", mmap_mode="r", allow_pickle=False)
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:  # noqa: BLE001 - an unreadable optional input is listed as a problem
                 self.problems.append(f"prepared images.npy could not be read ({err})")
