@@ -49,6 +49,7 @@ def test_triangle_starts_peaks_and_ends_where_the_params_say():
     assert all(a > b for a, b in zip(lrs[top:total], lrs[top + 1:]))  # ... and falls after it
 
 
+@pytest.mark.slow
 def test_optimiser_rates_follow_airbench_decoupled_form():
     model = models.build("airbench", 3, 10, width=4)
     opt, sched = recipes.build(model, {"recipe": "airbench", "airbench": AIRBENCH, "batch_size": 1024}, steps=100)

@@ -39,6 +39,7 @@ def undefended(digits, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_autoattack_is_stronger_than_pgd_on_an_undefended_model(undefended, digits):
     pytest.importorskip("torchattacks", reason="the autoattack extra: pip install 'dupstudy[autoattack]'")
     _, _, xt, yt = digits

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from image_helpers import smooth
 from PIL import Image
 
@@ -17,6 +18,7 @@ from dupstudy.outdir import MARKER
 BIN = Path(sys.executable).parent
 
 
+@pytest.mark.slow
 def test_dedup_cli_on_a_folder(tmp_path):
     rng = np.random.default_rng(0)
     root = tmp_path / "images"
@@ -47,12 +49,14 @@ def test_dedup_cli_on_a_folder(tmp_path):
     assert "7 train images -> 7 kept" in no_flip.stdout
 
 
+@pytest.mark.slow
 def test_dedup_cli_names_a_missing_folder(tmp_path):
     proc = subprocess.run([str(BIN / "dupstudy"), "dedup", str(tmp_path / "nope"), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "nope: no such folder" in proc.stderr
 
 
+@pytest.mark.slow
 def test_export_writes_the_deduplicated_folder_and_leaves_originals(tmp_path):
     rng = np.random.default_rng(1)
     root = tmp_path / "images"
@@ -108,6 +112,7 @@ def _png(rng) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_links_out_of_the_folder_are_refused_and_never_exported(tmp_path):
     """A link to a file outside the root (an image elsewhere, /etc/passwd) is listed in rejected.csv
     and neither read nor exported; a link to a file inside the root is followed."""
@@ -132,6 +137,7 @@ def test_links_out_of_the_folder_are_refused_and_never_exported(tmp_path):
     assert exported[b"test/cat/inside.png"] == (root / "train/dog/b.png").read_bytes()
 
 
+@pytest.mark.slow
 def test_export_keeps_names_that_are_not_utf8(tmp_path):
     """Files named with bytes that are not UTF-8 (shown with \\xNN escapes in the tables, see
     tests/test_reliability_images.py) are exported under their own names, from a folder and from

@@ -5,6 +5,7 @@ copies at all: that rule measures the schedule, not the duplicates. The report c
 steps (the steps budget) or at equal fractions of each schedule, and never calls the control slower."""
 
 import pandas as pd
+import pytest
 
 from dupstudy.params import section_defaults
 from dupstudy.report.build import _Builder
@@ -29,6 +30,7 @@ def _curves(x, y):
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 def test_a_control_without_copies_is_not_called_slower(digits, tmp_path):
     x, y, _, _ = digits
     curves = _curves(x[:512], y[:512])  # "rate 0.9" is the control: no copies, the longer schedule

@@ -42,6 +42,7 @@ def dvc_commands(root: Path) -> list[str]:
     return sorted(stage.cmd for stage in repo.index.stages)
 
 
+@pytest.mark.slow
 def test_snakemake_and_dvc_expand_to_the_same_jobs(project_root):
     smk = snakemake_commands(project_root)
     dvc = dvc_commands(project_root)

@@ -83,6 +83,7 @@ def test_load_source_dispatch():
         load_source({"name": "folder", "folder": None})
 
 
+@pytest.mark.slow
 def test_package_does_not_import_torch():
     code = ("import sys, dupstudy.datasets as d, dupstudy.datasets.folder, dupstudy.datasets.cifar;"
             "d.load_source({'name': 'digits'}); assert 'torch' not in sys.modules, 'torch imported'")

@@ -122,6 +122,7 @@ def test_precision_from_labelled_sample(tmp_path):
         review.precision(pd.DataFrame({"label": ["perhaps"]}))
 
 
+@pytest.mark.slow
 def test_cli_review_files_decisions_and_precision(tmp_path):
     rng = np.random.default_rng(0)
     root = tmp_path / "images"

@@ -86,6 +86,7 @@ def test_deterministic_and_independent_of_other_rates(small_result):
     pd.testing.assert_frame_equal(only, same)
 
 
+@pytest.mark.slow
 def test_parallel_matches_serial(small_result):
     par = g.run_study(SMALL, grids=False, n_jobs=2)
     pd.testing.assert_frame_equal(small_result["per_seed"], par["per_seed"])

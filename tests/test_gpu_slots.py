@@ -38,6 +38,7 @@ def _first_line(proc):
     return line
 
 
+@pytest.mark.slow
 def test_concurrent_jobs_get_distinct_gpus_and_a_freed_gpu_is_reused(tmp_path):
     env = _env(tmp_path, DUPSTUDY_GPU_COUNT="3")
     jobs = [_start(tmp_path, env) for _ in range(3)]

@@ -69,6 +69,7 @@ def assert_one_line_refusal(proc, code: int, *words: str):
 
 # ---------------------------------------------------------------- never destroy
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["unrelated", "input", "inside_input", "parent_of_input", "export_is_input",
                                   "out_is_export", "out_is_file", "out_is_link"])
 def test_refused_outputs_touch_nothing(photos, tmp_path, case):
@@ -95,6 +96,7 @@ def test_refused_outputs_touch_nothing(photos, tmp_path, case):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_replaces_only_its_own_or_an_empty_folder(photos, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -110,12 +112,14 @@ def test_replaces_only_its_own_or_an_empty_folder(photos, tmp_path):
     assert (empty / "summary.json").is_file()  # and the results were not replaced either
 
 
+@pytest.mark.slow
 def test_an_exported_folder_reads_back_without_its_marker(photos, tmp_path):
     assert dedup(photos, "--out", tmp_path / "r", "--export", tmp_path / "exp").returncode == 0
     again = dedup(tmp_path / "exp", "--out", tmp_path / "r2")
     assert again.returncode == 0 and "0 files rejected" in again.stdout
 
 
+@pytest.mark.slow
 def test_two_runs_on_one_out_refuse_each_other(photos, tmp_path):
     out = tmp_path / "r"
     with outdir.locked(out):  # a real lock, as another run holds it
@@ -215,6 +219,7 @@ def _bad_inputs(tmp_path: Path, photos: Path) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_every_bad_input_is_one_line_without_a_traceback(photos, tmp_path):
     for name, (args, words) in _bad_inputs(tmp_path, photos).items():
         proc = dedup(*args, cwd=tmp_path)

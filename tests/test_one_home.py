@@ -82,6 +82,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("dupstudy") and m
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_every_module_a_stage_loads_is_a_dvc_dependency(name):
     """What the script really imports (run in a fresh interpreter) is among the files DVC watches."""

@@ -214,6 +214,7 @@ def snakemake_refusal(root: Path, *args) -> str:
     return proc.stderr.strip()
 
 
+@pytest.mark.slow
 def test_a_yte_template_in_params_runs_no_code_and_stops_snakemake(tmp_path, project_root):
     root = workflow_copy(tmp_path, project_root)
     text = (project_root / "params.yaml").read_text()
@@ -229,6 +230,7 @@ def test_a_yte_template_in_params_runs_no_code_and_stops_snakemake(tmp_path, pro
     assert not (root / "data").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--config", "grid={'seeds': [5]}"], ["--configfile", "params.yaml"]],
                          ids=["config", "configfile"])
 def test_snakemake_refuses_config_overrides_the_stages_would_not_see(tmp_path, project_root, args):

@@ -17,6 +17,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -170,6 +171,7 @@ def check_fuzzed_folder(files):
     assert len(p.images) == len(kept)
 
 
+@pytest.mark.slow
 def test_fuzzed_images_are_decoded_or_rejected_in_bounded_memory():
     code = ("import json, reliability_tiny as r, test_reliability_fuzz as t; t.check_fuzzed_folder(); "
             "print(json.dumps(r.peak_rss_self()))")

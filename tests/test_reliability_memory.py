@@ -49,6 +49,7 @@ def _tar_gz(path, members: dict[str, bytes | int]) -> None:
         f.write(gzip.compress(bytes(2 * tarfile.BLOCKSIZE)))  # end of archive
 
 
+@pytest.mark.slow
 def test_gzip_bomb_is_rejected_within_bounded_memory(tmp_path):
     """A 1 MiB .tar.gz holding a member of 1 GiB of zeros, and three of 60 MiB (under the cap, so
     read, and together past what is kept between the passes): the bomb is refused from its header,
@@ -65,6 +66,7 @@ def test_gzip_bomb_is_rejected_within_bounded_memory(tmp_path):
     assert got["peak"] < GIB, got
 
 
+@pytest.mark.slow
 def test_large_canvases_are_rejected_within_bounded_memory(tmp_path):
     """Three 7000x7000 PNGs of a few hundred KB (49 M pixels each; 4.7 GB before the caps) and a
     sparse 1 GiB file are rejected; two images of exactly the pixel cap (RGB and 16-bit grey, the

@@ -9,6 +9,7 @@ to train.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +33,7 @@ def datasets(draw):
     return from_arrays("prop", ["a", "b", "c"], images, labels, splits, [f"x/{i}" for i in range(n)]), pick
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(datasets(), st.booleans())
 def test_every_train_image_is_kept_or_a_removed_copy(data, dihedral):

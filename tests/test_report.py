@@ -147,6 +147,7 @@ def full(tmp_path_factory, inputs):
     return _build(tmp_path_factory.mktemp("full"), inputs)
 
 
+@pytest.mark.slow
 def test_full_report_parses_and_is_self_contained(full):
     html, figures = full
     c = _parse(html)
@@ -198,6 +199,7 @@ def test_provenance_and_dedup_rendered(full):
     assert "kind: near" in text and "digit1" in text
 
 
+@pytest.mark.slow
 def test_cifar10_numbers_compared(tmp_path, inputs):
     meta = json.loads(Path(inputs["prepared_meta"]).read_text())
     meta["dataset"] = "cifar10"
@@ -232,6 +234,7 @@ def test_missing_inputs_render_notes(tmp_path):
     assert "not tested" in text
 
 
+@pytest.mark.slow
 def test_bad_inputs_do_not_crash(tmp_path, inputs):
     bad = tmp_path / "bad.csv"
     bad.write_text("x,y\n1,2\n")
@@ -246,6 +249,7 @@ def test_bad_inputs_do_not_crash(tmp_path, inputs):
     assert "Not available" in text
 
 
+@pytest.mark.slow
 def test_single_seed_gives_no_verdict(tmp_path, inputs):
     summary = pd.read_csv(inputs["summary_csv"]).query("seed == 0")
     path = tmp_path / "one_seed.csv"
@@ -260,6 +264,7 @@ def test_paper_constants():
     assert PAPER["pgd"] == {0.0: "41.16", 0.3: "27.39", 0.6: "20.90"}
 
 
+@pytest.mark.slow
 def test_stage_sees_only_its_params(tmp_path, inputs):
     """The report stage is given params report, grid, variants and dataset only."""
     params = {k: PARAMS[k] for k in ("report", "grid", "variants", "dataset")}
@@ -270,6 +275,7 @@ def test_stage_sees_only_its_params(tmp_path, inputs):
     assert "Training (from the model summary): 3–3 epochs" in text
 
 
+@pytest.mark.slow
 def test_equal_epochs_and_equal_steps_side_by_side(tmp_path, inputs):
     """Two budgets: the comparison section shows both changes; other sections keep to equal epochs."""
     summary, curves, per_class = (pd.read_csv(inputs[k]) for k in ("summary_csv", "curves_csv", "per_class_csv"))
@@ -303,6 +309,7 @@ def test_one_budget_says_how_to_get_the_other(full):
     assert "grid.budgets: [epochs, steps]" in html.read_text()
 
 
+@pytest.mark.slow
 def test_other_trainers_and_autoattack_are_described(tmp_path, inputs):
     summary = pd.read_csv(inputs["summary_csv"])
     summary["autoattack_acc"] = summary["robust_acc"] - 0.05
@@ -364,6 +371,7 @@ def _report_on(tmp_path, inputs, summary, curves=None, params=PARAMS):
     return html.read_text()
 
 
+@pytest.mark.slow
 def test_no_effect_is_not_claimed_from_an_undetected_gain(tmp_path, inputs):
     # a true +2 pp robust gain with 1 pp seed spread over 3 seeds: the 95 % interval still reaches below 0,
     # which the old rule read as "does not improve"; an equivalence test at +-1 pp cannot conclude that
@@ -373,12 +381,14 @@ def test_no_effect_is_not_claimed_from_an_undetected_gain(tmp_path, inputs):
     assert "detect a change of" in row and "How verdicts are decided" in raw
 
 
+@pytest.mark.slow
 def test_no_effect_is_supported_by_equivalence(tmp_path, inputs):
     raw = _report_on(tmp_path, inputs, _grid(lambda r: 0.0, spread=0.05))
     verdict, row = _claim(raw, "does not improve adversarial accuracy")
     assert verdict == "supported" and "equivalence test" in row
 
 
+@pytest.mark.slow
 def test_verdicts_use_accuracy_without_leaked_test_images(tmp_path, inputs):
     # clean accuracy rises only on the leaked test images: on the rest it is flat
     summary = _grid(lambda r: 5.0 * (r > 0), trainer="standard", metric="clean_acc", spread=0.2)
@@ -389,6 +399,7 @@ def test_verdicts_use_accuracy_without_leaked_test_images(tmp_path, inputs):
     assert "without leaked test images" in row and "all test images" in row
 
 
+@pytest.mark.slow
 def test_convergence_is_judged_at_equal_fractions_of_the_schedule(tmp_path, inputs):
     # every run follows the same loss curve over its own schedule; larger variants have longer schedules,
     # so at the baseline's last step they are not yet done. That is not slower convergence.
@@ -406,6 +417,7 @@ def test_convergence_is_judged_at_equal_fractions_of_the_schedule(tmp_path, inpu
     assert "equal fractions of each run's schedule" in row
 
 
+@pytest.mark.slow
 def test_leakage_table_counts_each_model_once(tmp_path, inputs):
     summary = _grid(lambda r: 0.0, rates=(0.0, 0.3))
     zero = summary[summary["rate"] == 0].assign(scheme="biased")  # D-rate 0 listed under a second scheme
@@ -419,6 +431,7 @@ def test_leakage_table_counts_each_model_once(tmp_path, inputs):
     assert pgd[2:] == ["6", "3"]  # 3 seeds x 2 rates, not 9 models; one value per seed
 
 
+@pytest.mark.slow
 def test_no_accuracy_interval_leaves_0_100(tmp_path, inputs):
     summary = _grid(lambda r: 0.0, trainer="standard", metric="clean_acc")
     summary.loc[summary["trainer"] == "standard", "clean_acc"] = np.tile([99.9, 98.6, 99.3], 2)
@@ -428,6 +441,7 @@ def test_no_accuracy_interval_leaves_0_100(tmp_path, inputs):
     assert "clipped to [0, 100] %" in raw
 
 
+@pytest.mark.slow
 def test_fgsm_rs_guard_events_are_reported(tmp_path, inputs):
     curves = pd.read_csv(inputs["curves_csv"]).query("trainer == 'pgd'").assign(trainer="fgsm_rs")
     curves["guard_pgd_acc"] = 0.5
@@ -441,6 +455,7 @@ def test_fgsm_rs_guard_events_are_reported(tmp_path, inputs):
     assert "guarded against catastrophic overfitting" in raw and "it stopped 2 of 15 FGSM-RS runs early" in raw
 
 
+@pytest.mark.slow
 def test_every_table_and_figure_names_its_preset_dataset_and_model(tmp_path, inputs):
     params = {**PARAMS, "model": {"arch": "airbench", "width": 16}, "train": {**PARAMS["train"], "recipe": "onecycle"}}
     out = tmp_path / "reports" / "index.html"

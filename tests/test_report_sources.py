@@ -82,6 +82,7 @@ def _section(raw: str, section_id: str) -> tuple[str, str]:
     return part, html_lib.unescape(re.sub(r"<[^>]+>", "", part))
 
 
+@pytest.mark.slow
 def test_comparison_section_renders_every_source(raw):
     part, text = _section(raw, "comparison")
     for fact in FACTS.values():

@@ -33,6 +33,7 @@ def trained(digits):
                    progress=False) for t in ["standard", *ROBUST]}
 
 
+@pytest.mark.slow
 def test_trainers_are_offered_everywhere(project_root, tmp_path):
     assert set(ROBUST) <= set(TRAINERS)
     params = load(project_root / "params.yaml")
@@ -50,6 +51,7 @@ def test_missing_attack_key_is_named(digits):
             attack={"eps": EPS}, progress=False)
 
 
+@pytest.mark.slow
 def test_examples_stay_in_ball_and_box(trained, digits):
     _, _, xt, yt = digits
     model = copy.deepcopy(trained["standard"][0])  # train mode below moves BatchNorm statistics

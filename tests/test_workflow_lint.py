@@ -2,9 +2,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BIN = Path(sys.executable).parent
 
 
+@pytest.mark.slow
 def test_snakemake_lint_is_clean(project_root):
     proc = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=project_root, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
@@ -12,6 +15,7 @@ def test_snakemake_lint_is_clean(project_root):
     assert "Congratulations, your workflow is in a good condition!" in out, out
 
 
+@pytest.mark.slow
 def test_rules_are_snakefmt_formatted(project_root):
     proc = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules"], cwd=project_root,
                           capture_output=True, text=True)
