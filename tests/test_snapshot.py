@@ -42,6 +42,17 @@ def test_snapshot_keeps_the_report_and_tables_not_the_weights(tmp_path):
     assert "| train | 1 | 600.0 |" in run_md and "report: " in run_md
 
 
+def test_links_to_the_run_s_inputs_lead_to_the_copies_or_nowhere(tmp_path):
+    _run(tmp_path)
+    (tmp_path / "reports/index.html").write_text(
+        '<a href="../results/summary.csv">summary</a> <a href="../results/gaussian">Gaussian study</a> '
+        '<a href="figures/accuracy.png">figure</a> <a href="https://arxiv.org/abs/2504.00638">paper</a>')
+    html = (take(tmp_path, tmp_path / "reports/snap") / "index.html").read_text()
+    assert '<a href="summary.csv">summary</a>' in html            # copied beside the report
+    assert "<a>Gaussian study</a>" in html                        # not kept: text without a target
+    assert '<a href="figures/accuracy.png">' in html and '<a href="https://arxiv.org/abs/2504.00638">' in html
+
+
 def test_wall_time_spans_first_start_to_last_end(tmp_path):
     _run(tmp_path)
     assert wall_seconds(tmp_path / "logs/stage_times.jsonl") == 45 * 60

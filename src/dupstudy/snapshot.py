@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,23 @@ def files(root: Path) -> dict[str, Path]:
             "dedup_summary.json": root / STAGES["dedup"].outputs["out"] / "summary.json",
             "dataset_meta.json": root / STAGES["ingest"].outputs["out"] / "meta.json",
             "params.yaml": root / "params.yaml", "stage_times.jsonl": root / "logs/stage_times.jsonl"}
+
+
+def relink(html: str, sources: dict[str, Path]) -> str:
+    """The report links its inputs relative to its own folder in the run (../results/summary.csv);
+    in the snapshot each copied input sits beside it under its snapshot name, and a link to an
+    input that was not copied would lead nowhere, so it keeps its text and loses its target."""
+    here = sources["index.html"].parent
+    copied = {os.path.relpath(src, here): name for name, src in sources.items() if src.exists()}
+    if sources["dedup_summary.json"].exists():  # the report links the dedup folder; its summary is what is kept
+        copied[os.path.relpath(sources["dedup_summary.json"].parent, here)] = "dedup_summary.json"
+
+    def target(match: re.Match) -> str:
+        href = match.group(1)
+        if not href.startswith("../"):
+            return match.group(0)
+        return f'<a href="{copied[href]}">' if href in copied else "<a>"
+    return re.sub(r'<a href="([^"]*)">', target, html)
 
 
 def wall_seconds(log: Path) -> float | None:
@@ -62,6 +80,8 @@ def take(root: Path, dest: Path, note: str = "") -> Path:
                 shutil.copytree(src, tmp / name, ignore=shutil.ignore_patterns(".*"))  # markers, stamps
             elif src.exists():
                 shutil.copy2(src, tmp / name)
+        html = tmp / "index.html"
+        html.write_text(relink(html.read_text(encoding="utf-8"), sources), encoding="utf-8")
         lines = [f"# Snapshot of a run ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "",
                  f"- preset: {preset.name if preset else 'none (params.yaml edited)'}",
                  f"- commit: {prov['git_commit']}" + (" (with uncommitted changes)" if prov["git_dirty"] else ""),
