@@ -6,7 +6,8 @@
 
 Sections
 * quality: a transform suite made from real CIFAR-10 images (flips, rot90, 2-10 % crops, JPEG
-  quality 30-90, resize, brightness/contrast, small rotations, overlaid text). For each transform
+  quality 10-90, resize 0.75-2x, brightness/contrast/gamma/saturation, small rotations, overlaid
+  text, and the shifts of 1-6 px, re-crops of 2-6 px and combinations that real copies show). For each transform
   the queries are the transformed originals and the database is the originals plus unrelated
   distractors; every (query, database image) pair is scored. A pair counts as found when its
   distance is within the threshold; the figure is the best recall (share of queries matched to
@@ -104,6 +105,40 @@ def _rotate(deg):
     return f
 
 
+def _shift(px):
+    """The frame moved px pixels (in a random direction) over the same scene: the border it uncovers
+    is the mirror of the image, as a re-crop of a larger photo would show more of the scene."""
+    def f(x, rng):
+        dy, dx = rng.choice([-1, 1], 2) * rng.permutation([px, rng.integers(0, px + 1)])
+        h, w = x.shape[:2]
+        padded = np.pad(x, ((px, px), (px, px), (0, 0)), mode="reflect")
+        return padded[px + dy:px + dy + h, px + dx:px + dx + w]
+    return f
+
+
+def _recrop(px):
+    """px pixels cropped off (split at random between the sides), then resized back to the original size."""
+    def f(x, rng):
+        h, w = x.shape[:2]
+        top, left = rng.integers(0, px + 1, 2)
+        crop = x[top:h - (px - top), left:w - (px - left)]
+        return np.asarray(_pil(crop).resize((w, h), Image.Resampling.BICUBIC))
+    return f
+
+
+def _gamma(g):
+    def f(x, rng):
+        return np.clip(255.0 * (x / 255.0) ** g + 0.5, 0, 255).astype(np.uint8)
+    return f
+
+
+def _combo(x, rng):
+    """A copy as the web makes them: shifted 2 px, re-cropped 3 px, brighter, then JPEG quality 50."""
+    for step in (_shift(2), _recrop(3), _enhance("Brightness", 1.15), _jpeg(50)):
+        x = step(x, rng)
+    return x
+
+
 def _text(x, rng):
     im = _pil(x).copy()
     h, w = x.shape[:2]
@@ -122,6 +157,13 @@ TRANSFORMS = {
     "brightness_1.3": _enhance("Brightness", 1.3), "contrast_0.7": _enhance("Contrast", 0.7),
     "rotate_3deg": _rotate(3), "rotate_8deg": _rotate(8),
     "text_overlay": _text,
+    # the transforms real near-duplicates show (shifted, re-cropped, rescaled, recoloured, recompressed)
+    "shift_1px": _shift(1), "shift_3px": _shift(3), "shift_6px": _shift(6),
+    "recrop_2px": _recrop(2), "recrop_4px": _recrop(4), "recrop_6px": _recrop(6),
+    "resize_0.8": _resize(0.8), "resize_1.25": _resize(1.25),
+    "gamma_0.8": _gamma(0.8), "gamma_1.25": _gamma(1.25), "saturation_1.4": _enhance("Color", 1.4),
+    "rotate_2deg": _rotate(2), "jpeg_q10": _jpeg(10), "jpeg_q20": _jpeg(20),
+    "combined": _combo,
 }
 
 
