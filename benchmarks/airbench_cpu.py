@@ -39,7 +39,8 @@ from dupstudy.evaluate import predict
 from dupstudy.train import fit, resolve_budget, to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_NAME = Path("shared/data/cifar10-jpg.tar.gz")
+# in place in ../shared/data, or in .gpu/ where a copy is carried to a device machine (ignored by git)
+DATA_NAMES = (Path("shared/data/cifar10-jpg.tar.gz"), Path(".gpu/cifar10-jpg.tar.gz"))
 # README's CIFAR-10 airbench settings; every other number comes from params.yaml.
 PRESET = ("model.arch=airbench", "model.width=64", "train.recipe=airbench", "train.epochs=9.9",
           "train.batch_size=1024", "train.label_smoothing=0.2", "train.augment.crop_padding=2",
@@ -47,7 +48,7 @@ PRESET = ("model.arch=airbench", "model.width=64", "train.recipe=airbench", "tra
 
 
 def default_data() -> Path | None:
-    return next((p / DATA_NAME for p in Path(__file__).resolve().parents if (p / DATA_NAME).is_file()), None)
+    return next((p / n for p in Path(__file__).resolve().parents for n in DATA_NAMES if (p / n).is_file()), None)
 
 
 def apply_sets(params: dict, sets: list[str]) -> dict:

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from airbench_cpu import PRESET, apply_sets  # benchmarks/ is on sys.path when a script here runs
+from airbench_cpu import PRESET, apply_sets, default_data  # benchmarks/ is on sys.path when a script here runs
 from airbench_reference_cpu import write_loader_files
 from results_file import write_section
 
@@ -55,12 +55,7 @@ from dupstudy.evaluate import evaluate, predict
 from dupstudy.train import fit, resolve_budget, to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_NAMES = (Path("shared/data/cifar10-jpg.tar.gz"), Path(".gpu/cifar10-jpg.tar.gz"))
 PARTS = ("reference", "airbench", "pgd", "estimate")
-
-
-def default_data() -> Path | None:
-    return next((p / n for p in Path(__file__).resolve().parents for n in DATA_NAMES if (p / n).is_file()), None)
 
 
 def sync() -> None:

@@ -33,13 +33,22 @@ def test_every_optional_key_has_a_default():
     walk(schema())
 
 
+def _without_optional(params: dict, node: dict) -> dict:
+    """params with every key the schema does not require left out, at every depth."""
+    required = set(node.get("required", []))
+    return {k: _without_optional(v, node["properties"][k]) if isinstance(v, dict) else v
+            for k, v in params.items() if k in required}
+
+
 def test_the_default_preset_states_the_schema_defaults(project_root):
     digits = yaml.safe_load((project_root / "presets/digits.yaml").read_text())
-    pairs = list(_defaults(schema()))
+    pairs = [(key, default) for key, default in _defaults(schema()) if default != {}]  # {}: filled by its keys
     assert len(pairs) > 40
     for key, default in pairs:
         stated = _value(digits, key)
         assert stated == default, f"{key}: presets/digits.yaml says {stated!r}, the schema {default!r}"
+    # every key the preset states and the schema does not require comes back from the defaults alone
+    assert with_defaults(_without_optional(digits, schema())) == digits
 
 
 def test_load_fills_the_keys_a_params_file_leaves_out(tmp_path, project_root):

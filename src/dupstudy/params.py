@@ -29,9 +29,9 @@ def load(path: str | Path = "params.yaml") -> dict:
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: no such params file (run from the project root, or pass --params)")
-    params = read_yaml(path)
+    params = with_defaults(read_yaml(path))
     validate(params, source=str(path))
-    return with_defaults(params)
+    return params
 
 
 def with_defaults(params: Any, node: dict | None = None) -> Any:

@@ -179,8 +179,8 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
             xb = translate(x[idx], gen, aug["crop_padding"])
             xb = apply_flips(xb, flip_mask(idx, state["epoch"], flip, first_flips, gen))
             yb = y[idx]
-            # The attack's forward and backward passes run in bf16 on CUDA like the training step (most of
-            # PGD-AT's time); the perturbation itself stays fp32. On the CPU everything is fp32.
+            # The attack's passes run in bf16 on CUDA like the training step (most of PGD-AT's time);
+            # the perturbation itself stays fp32. On the CPU everything is fp32.
             with devices.autocast(dev):
                 if trainer == "pgd":
                     xb = attacks.pgd(model, xb, yb, eps=attack["eps"], step=attack["train_step"],
@@ -190,7 +190,6 @@ def fit(images: np.ndarray, labels: np.ndarray, *, classes: int, trainer: str, s
                 elif trainer == "trades":
                     x_adv = attacks.trades_adversary(model, xb, eps=attack["eps"], step=attack["train_step"],
                                                      steps=attack["train_steps"])
-            with devices.autocast(dev):
                 out = model(xb)
                 loss = F.cross_entropy(out, yb, label_smoothing=settings["label_smoothing"])
                 if trainer == "trades":

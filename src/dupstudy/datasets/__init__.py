@@ -43,7 +43,7 @@ def _load(settings: dict):
         return load_cifar(name, download_dir=settings["download_dir"],
                           url=settings.get("url"), md5=settings.get("md5"), fallback=settings["folder"])
     if name == "folder":
-        if not settings.get("folder"):
+        if not settings["folder"]:
             raise DatasetError("dataset.folder: must name a directory or .tar.gz when dataset.name is 'folder'")
         from .folder import load_folder
 

@@ -147,7 +147,7 @@ def _pairs_within(keys: np.ndarray, valid: np.ndarray | None = None) -> tuple[np
 def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> DedupResult:
     """Find exact and near duplicates; settings is params['dedup'] (keys it leaves out take the schema's defaults)."""
     t_start = time.perf_counter()
-    s = {**section_defaults("dedup"), **(settings or {})}
+    s = section_defaults("dedup", settings)
     seconds = {}
     m = prepared.manifest.sort_values("id").reset_index(drop=True)
     n = len(m)

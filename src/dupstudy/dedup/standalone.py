@@ -12,8 +12,6 @@ from pathlib import Path
 from .. import outdir
 from ..errors import BadInput
 
-# The standalone defaults are the pipeline's (params.yaml): pHash, 64 bits, <= 4 bits apart, flips on.
-
 
 def run(args) -> int:
     """`dupstudy dedup PATH`: the parsed command line in, results (and the export) out; exit code 0."""
