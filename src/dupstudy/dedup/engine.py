@@ -29,15 +29,17 @@ from ..io import atomic_path, read_json, read_npy, write_json, write_npy, write_
 from ..params import section_defaults
 from . import grouping, hashing, review, search
 
-KINDS = ("exact_file", "exact_pixels", "near", "flip_rot", "semantic", "manual")  # most specific first
-BASE_KINDS = KINDS[:4]  # always in the summary; semantic / manual only when those steps are on
+KINDS = ("exact_file", "exact_pixels", "near", "flip_rot", "aligned", "semantic", "manual")  # most specific first
+BASE_KINDS = KINDS[:4]  # always in the summary; aligned / semantic / manual only when those steps are on
 SCOPES = ("train", "test", "train_test")
 REVIEW_PER_BAND, REVIEW_SAMPLE, REVIEW_SEED = 12, 100, 0
 PROGRESS_MIN_N = 20000
 
-PAIR_COLUMNS = ["a", "b", "kind", "scope", "distance", "transform", "label_a", "label_b", "cosine"]
+PAIR_COLUMNS = ["a", "b", "kind", "scope", "distance", "transform", "label_a", "label_b", "cosine",
+                "aligned_score", "alignment"]
 # distance: Hamming bits of the perceptual hashes for every kind; cosine: embedding similarity (NaN
-# when semantic is off)
+# when semantic is off); aligned_score: fine-detail correlation of the aligned pair and alignment the
+# transform that aligned them, e.g. "zoom 1.12 mirror shift -3,2" (NaN / "" where not verified)
 GROUP_COLUMNS = ["id", "group", "is_keeper", "label_conflict"]
 LEAK_COLUMNS = ["test_id", "train_id", "kind", "distance", "transform", "test_label", "train_label"]
 CONFLICT_COLUMNS = ["a", "b", "scope", "kind", "distance", "label_a", "label_b", "class_a", "class_b"]
@@ -48,13 +50,16 @@ PER_CLASS_COLUMNS = ["class", "label", "train_before", "train_after", "removed"]
 class Candidates:
     """Pairs found so far, one row per unordered pair a < b, as parallel arrays: the kind (index
     into KINDS), the transform (index into hashing.TRANSFORMS), the Hamming distance and the
-    embedding cosine (NaN where no embeddings were computed)."""
+    embedding cosine (NaN where no embeddings were computed), and the aligned verification's score and
+    transform (NaN and "" where no pair was verified)."""
     a: np.ndarray
     b: np.ndarray
     rank: np.ndarray
     transform: np.ndarray
     distance: np.ndarray
     cosine: np.ndarray
+    aligned_score: np.ndarray
+    alignment: np.ndarray  # object: the aligning transform's description, "" where none
 
     def __len__(self) -> int:
         return len(self.a)
@@ -76,10 +81,12 @@ class Candidates:
         """New pairs of one kind: identity transform, the plain Hamming distance, no cosine yet."""
         a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
         return cls(a, b, np.full(len(a), KINDS.index(kind)), np.zeros(len(a), np.int64),
-                   hashing.hamming(codes[a], codes[b]).astype(np.int64), np.full(len(a), np.nan))
+                   hashing.hamming(codes[a], codes[b]).astype(np.int64), np.full(len(a), np.nan),
+                   np.full(len(a), np.nan), np.full(len(a), "", dtype=object))
 
     def _arrays(self) -> tuple:
-        return self.a, self.b, self.rank, self.transform, self.distance, self.cosine
+        return (self.a, self.b, self.rank, self.transform, self.distance, self.cosine, self.aligned_score,
+                self.alignment)
 
 
 @dataclass
@@ -180,6 +187,10 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         exact.append(_pairs_within(m["pixel_md5"].to_numpy().astype(str)))  # exact_pixels
     found = _merge_pairs(near, exact, codes, threshold)
     seconds["pairs"] = time.perf_counter() - t
+    if s["aligned"]:
+        t = time.perf_counter()
+        found = _aligned(prepared.images, s, codes, found, progress)
+        seconds["aligned"] = time.perf_counter() - t
     if s["semantic"]:
         found, seconds["embed"], seconds["semantic_search"] = _semantic(prepared.images, s, codes, found, progress)
     t = time.perf_counter()
@@ -196,6 +207,8 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         "transform": np.asarray(hashing.TRANSFORMS, dtype=object)[found.transform],
         "label_a": labels[a], "label_b": labels[b],
         "cosine": found.cosine,
+        "aligned_score": found.aligned_score,
+        "alignment": found.alignment,
     }, columns=PAIR_COLUMNS)
     seconds["pairs"] += time.perf_counter() - t
 
@@ -209,7 +222,8 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
     per_class = _per_class(m, kept, prepared.classes)
     seconds["total"] = time.perf_counter() - t_start
     train_ids = np.flatnonzero(split == "train")
-    kinds = BASE_KINDS + (("semantic",) if s["semantic"] else ()) + (("manual",) if s["decisions"] else ())
+    kinds = BASE_KINDS + tuple(k for k, on in (("aligned", s["aligned"]), ("semantic", s["semantic"]),
+                                                ("manual", s["decisions"])) if on)
     summary = {
         "dataset": prepared.name,
         "n_images": n,
@@ -254,7 +268,26 @@ def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: 
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     a, b, rank, transform, best = a[first], b[first], rank[first], transform[first], best[first]
     distance = np.where(rank == 3, best, hashing.hamming(codes[a], codes[b]))
-    return Candidates(a, b, rank, transform, distance, np.full(len(a), np.nan))
+    return Candidates(a, b, rank, transform, distance, np.full(len(a), np.nan), np.full(len(a), np.nan),
+                      np.full(len(a), "", dtype=object))
+
+
+def _aligned(images, s, codes, found: Candidates, progress) -> Candidates:
+    """Aligned pairs (aligned.py) above the threshold: the score and transform go on pairs already
+    found, the rest are added with kind `aligned`."""
+    from . import aligned
+
+    hits = aligned.find(images, float(s["aligned_threshold"]), k=int(s["aligned_k"]), progress=progress)
+    n = len(codes)
+    key, hit_key = found.key(n), hits.a * n + hits.b
+    new = ~np.isin(hit_key, key)
+    found = found.plus(Candidates.of_kind(hits.a[new], hits.b[new], "aligned", codes))
+    where = np.searchsorted(hit_key, found.key(n)).clip(0, max(len(hits) - 1, 0))
+    on = (hit_key[where] == found.key(n)) if len(hits) else np.zeros(len(found), bool)
+    score, alignment = found.aligned_score.copy(), found.alignment.copy()
+    score[on] = hits.detail[where[on]]
+    alignment[on] = aligned.describe_alignment(hits.take(where[on]))
+    return replace(found, aligned_score=score, alignment=alignment)
 
 
 def _semantic(images, s, codes, found: Candidates, progress) -> tuple[Candidates, float, float]:

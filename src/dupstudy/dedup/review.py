@@ -32,6 +32,7 @@ from ..stats import wilson_interval
 DECISIONS = ("duplicate", "keep_both")
 HAMMING_BANDS = ((0, 0), (1, 2), (3, 4), (5, 8), (9, 10**9))
 COSINE_BANDS = (0.99, 0.97, 0.95, 0.93, 0.9, -1.0)  # lower edges, best first
+ALIGNED_BANDS = (0.9, 0.8, 0.7, 0.6, 0.5, -1.0)     # lower edges of the aligned detail score, best first
 MIN_SIDE = 128  # images smaller than this are upscaled (nearest) in the gallery
 MAX_SIDE = 256  # larger ones are shrunk (keeps the page small)
 POSITIVE = {"1", "yes", "y", "true", "t", "duplicate", "dup"}
@@ -60,12 +61,19 @@ def read_user_csv(path: str | Path) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- bands
 
-def band_of(kind: str, distance, cosine=None) -> str:
+def _score_band(score: float, edges) -> str:
+    for k, lo in enumerate(edges):
+        if score >= lo:
+            hi = 1.0 if k == 0 else edges[k - 1]
+            return f"{max(lo, 0):.2f}-{hi:.2f}" if lo > -1 else f"< {hi:.2f}"
+    return "other"
+
+
+def band_of(kind: str, distance, cosine=None, aligned=None) -> str:
     if kind == "semantic" and cosine is not None and not pd.isna(cosine):
-        for lo_i, lo in enumerate(COSINE_BANDS):
-            if cosine >= lo:
-                hi = 1.0 if lo_i == 0 else COSINE_BANDS[lo_i - 1]
-                return f"cosine {max(lo, 0):.2f}-{hi:.2f}" if lo > -1 else f"cosine < {hi:.2f}"
+        return "cosine " + _score_band(cosine, COSINE_BANDS)
+    if kind == "aligned" and aligned is not None and not pd.isna(aligned):
+        return "detail " + _score_band(aligned, ALIGNED_BANDS)
     d = int(distance)
     for lo, hi in HAMMING_BANDS:
         if lo <= d <= hi:
@@ -74,8 +82,9 @@ def band_of(kind: str, distance, cosine=None) -> str:
 
 
 def _bands(pairs: pd.DataFrame) -> pd.Series:
-    cos = pairs["cosine"] if "cosine" in pairs else pd.Series(np.nan, index=pairs.index)
-    return pd.Series([band_of(k, d, c) for k, d, c in zip(pairs["kind"], pairs["distance"], cos)],
+    nan = pd.Series(np.nan, index=pairs.index)
+    cos, al = pairs.get("cosine", nan), pairs.get("aligned_score", nan)
+    return pd.Series([band_of(*row) for row in zip(pairs["kind"], pairs["distance"], cos, al)],
                      index=pairs.index, dtype=object)
 
 
@@ -156,6 +165,9 @@ def gallery(pairs: pd.DataFrame, images: np.ndarray, manifest: pd.DataFrame, out
             cos = getattr(r, "cosine", np.nan)
             if cos is not None and not pd.isna(cos):
                 extra += f", cosine {float(cos):.3f}"
+            score = getattr(r, "aligned_score", np.nan)
+            if score is not None and not pd.isna(score):
+                extra += f", aligned {html.escape(str(r.alignment))} (detail {float(score):.2f})"
             out.append(f"<tr><td>{img(a)}</td><td>{img(b)}</td><td><b>{a},{b}</b> &middot; "
                        f"{html.escape(str(r.scope))}<br>{extra}<br><br>A: {_describe(m, classes, a)}<br><br>"
                        f"B: {_describe(m, classes, b)}</td></tr>")

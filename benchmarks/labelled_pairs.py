@@ -1,0 +1,148 @@
+"""The hand-labelled CIFAR-10 pair set: draw it, render it for labelling, and score methods on it.
+
+    python benchmarks/labelled_pairs.py draw      # pool + stratified sample -> labels/cifar10_pairs.csv
+    python benchmarks/labelled_pairs.py sheets    # contact sheets of the sample, to label by eye
+    python benchmarks/labelled_pairs.py score PAIRS.csv [PAIRS.csv ...]   # recall / precision on the labels
+
+draw: the pool is every candidate pair of the aligned retrieval (each image's 3 nearest spectrum
+descriptors, mirror and zooms included) with its verification score, plus every pHash pair within
+12 bits (flips and rotations included) that retrieval did not propose. The pool is cut into strata:
+the aligned detail score in 7 bands, and the hash distance in 3 bands for the hash-only pairs, each
+for train-train and test-train pairs; up to PER_STRATUM pairs are drawn at random from each. The
+sample names both images by path and stratum, never by a method's score: the scores are recomputed
+by whatever is scored, so the set does not favour the method that drew it beyond the pool.
+
+score: each PAIRS.csv lists the pairs one run reported (columns path_a, path_b; any other columns
+are ignored). For each, recall (labelled duplicates reported / labelled duplicates), precision
+(labelled duplicates / labelled pairs reported) with Wilson 95 % intervals, overall and by stratum
+kind, on the labelled set as drawn (not reweighted to the pool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from dedup_bench import read_cifar  # benchmarks/ is on sys.path when a script here runs
+
+from dupstudy.dedup import aligned, hashing, search
+from dupstudy.stats import wilson_interval
+
+HERE = Path(__file__).resolve().parent
+LABELS = HERE / "labels" / "cifar10_pairs.csv"
+PER_STRATUM = 32
+SEED = 0
+DETAIL_BANDS = (-1.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+HASH_BANDS = (0, 5, 9, 13)
+POSITIVE = ("same",)  # labels that count as a duplicate; see labels/RULE.md
+
+
+def _band(x: float, edges, name: str) -> str:
+    k = int(np.searchsorted(edges, x, side="right")) - 1
+    return f"{name} {edges[k]:g}..{edges[k + 1]:g}"
+
+
+def pool(images: np.ndarray, paths: list[str]) -> pd.DataFrame:
+    cand = aligned.retrieve(images, 3, 0.0, skip=aligned.flat_mask(images), progress=True)
+    scored = aligned.verify(images, cand, progress=True)
+    a = pd.DataFrame({"a": scored.a, "b": scored.b, "detail": scored.detail})
+    a["stratum"] = [_band(x, DETAIL_BANDS, "aligned detail") for x in a["detail"]]
+    variants = hashing.dihedral_codes(images, "phash", progress=True)
+    near = search.self_pairs(np.ascontiguousarray(variants[:, 0]), HASH_BANDS[-1] - 1, variants=variants, progress=True)
+    h = pd.DataFrame({"a": near.a, "b": near.b, "distance": near.distance})
+    h = h[~h.set_index(["a", "b"]).index.isin(a.set_index(["a", "b"]).index)]
+    h["stratum"] = [_band(x, HASH_BANDS, "hash-only bits") for x in h["distance"]]
+    out = pd.concat([a[["a", "b", "stratum"]], h[["a", "b", "stratum"]]], ignore_index=True)
+    split = np.array([p.split("/")[1] for p in paths])
+    sa, sb = split[out["a"]], split[out["b"]]
+    out["scope"] = np.where(sa == sb, sa, "train_test")
+    return out[out["scope"] != "test"].reset_index(drop=True)
+
+
+def draw(args) -> None:
+    images, paths = read_cifar()
+    p = pool(images, paths)
+    print(p.groupby(["stratum", "scope"]).size().to_string())
+    rng = np.random.default_rng(SEED)
+    picks = [g.iloc[rng.choice(len(g), min(len(g), PER_STRATUM), replace=False)]
+             for _, g in p.groupby(["stratum", "scope"])]
+    s = pd.concat(picks).sample(frac=1, random_state=SEED).reset_index(drop=True)
+    names = np.asarray(paths, dtype=object)
+    s = pd.DataFrame({"pair": np.arange(len(s)), "path_a": names[s["a"]], "path_b": names[s["b"]],
+                      "scope": s["scope"], "stratum": s["stratum"], "label": "", "note": ""})
+    LABELS.parent.mkdir(exist_ok=True)
+    s.to_csv(LABELS, index=False)
+    print(f"{len(s)} pairs -> {LABELS}")
+
+
+def sheets(args) -> None:
+    from PIL import Image, ImageDraw
+
+    s = pd.read_csv(LABELS, keep_default_na=False)
+    images, paths = read_cifar()
+    index = {p: i for i, p in enumerate(paths)}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    w, per = 32 * args.scale, args.per_sheet
+    for first in range(0, len(s), per):
+        rows = s.iloc[first:first + per]
+        cols = 3
+        sheet = Image.new("RGB", (cols * (2 * w + 40), -(-len(rows) // cols) * (w + 22)), "white")
+        d = ImageDraw.Draw(sheet)
+        for k, r in enumerate(rows.itertuples()):
+            y, x = divmod(k, cols)
+            x0, y0 = x * (2 * w + 40), y * (w + 22)
+            for j, p in enumerate((r.path_a, r.path_b)):
+                big = Image.fromarray(images[index[p]]).resize((w, w), Image.Resampling.NEAREST)
+                sheet.paste(big, (x0 + j * (w + 4), y0))
+            d.text((x0, y0 + w + 4), f"pair {r.pair}", fill="black")
+        sheet.save(out / f"sheet_{first // per:03d}.png")
+    print(f"{-(-len(s) // per)} sheets in {out}")
+
+
+def score(args) -> None:
+    lab = pd.read_csv(LABELS, keep_default_na=False)
+    lab = lab[lab["label"] != ""]
+    if lab.empty:
+        sys.exit(f"{LABELS}: no labels yet")
+    key = [frozenset(x) for x in zip(lab["path_a"], lab["path_b"])]
+    positive = lab["label"].isin(POSITIVE).to_numpy()
+    kind = lab["stratum"].str.rsplit(" ", n=1).str[0].to_numpy()
+    print(f"{len(lab)} labelled pairs, {positive.sum()} duplicates ({', '.join(POSITIVE)})")
+    for path in args.pairs:
+        rep = pd.read_csv(path, usecols=["path_a", "path_b"])
+        found = {frozenset(x) for x in zip(rep["path_a"], rep["path_b"])}
+        reported = np.array([k in found for k in key])
+        print(f"\n{path}: {reported.sum()} labelled pairs reported")
+        for name, sel in [("all", np.ones(len(lab), bool))] + [(k, kind == k) for k in sorted(set(kind))]:
+            tp = int((reported & positive & sel).sum())
+            n_pos, n_rep = int((positive & sel).sum()), int((reported & sel).sum())
+            print(f"  {name:16s} recall {_fmt(tp, n_pos)}  precision {_fmt(tp, n_rep)}")
+
+
+def _fmt(k: int, n: int) -> str:
+    lo, hi = wilson_interval(k, n)
+    return f"{k}/{n} = {100 * k / n:5.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]" if n else "-"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(required=True)
+    sub.add_parser("draw", help="pool and stratified sample into labels/cifar10_pairs.csv").set_defaults(func=draw)
+    sh = sub.add_parser("sheets", help="contact sheets of the sample")
+    sh.add_argument("--out", default="/tmp/label_sheets")
+    sh.add_argument("--scale", type=int, default=4)
+    sh.add_argument("--per-sheet", type=int, default=24)
+    sh.set_defaults(func=sheets)
+    sc = sub.add_parser("score", help="recall and precision of reported pairs on the labels")
+    sc.add_argument("pairs", nargs="+", help="CSV files with path_a, path_b columns")
+    sc.set_defaults(func=score)
+    args = ap.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

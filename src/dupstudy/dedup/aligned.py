@@ -1,0 +1,337 @@
+"""Aligned near-duplicates: candidate retrieval on a shift-tolerant descriptor, then verification
+of each candidate pair by aligning the two images.
+
+Real copies are re-crops, shifts, rescales and recolourings of one photo, and a perceptual hash
+of the whole frame misses most of them (a 3-pixel shift of a 32-pixel image moves every DCT
+coefficient). Two steps, as copy detection does:
+
+1. Retrieval. Each image is described by the log-magnitudes of its low spatial frequencies
+   (Hann-windowed, each image normalised to zero mean and unit variance). A magnitude spectrum
+   does not change when the content shifts, and normalisation removes brightness and contrast,
+   so a shifted or recoloured copy lands next to its original. Zoom is not covered by that, so
+   every image is also described zoomed in (ZOOMS: the centre cropped and scaled back up), and
+   each image, and its mirror image, queries all those descriptors for its K nearest neighbours
+   (FAISS inner product). A copy zoomed in by z matches its original's zoom-z descriptor.
+2. Verification. Each candidate pair is aligned: the neighbour is zoomed as retrieval found,
+   the query mirrored if it was, and the normalised cross-correlation (NCC) of their grey levels
+   over the overlap is computed for every shift up to MAX_SHIFT pixels at once, by FFT; the best
+   shift whose overlap covers at least MIN_OVERLAP of the frame aligns the pair. Grey levels alone
+   are fooled by layout (two planes on a pale sky correlate), so the decision is the NCC of the
+   aligned images' fine detail (each pixel minus its neighbourhood mean): a pair is an aligned
+   duplicate when it reaches dedup.aligned_threshold. Most candidates are unrelated images, so a
+   first pass at half resolution drops those whose detail correlates below COARSE_MIN (it keeps
+   99.3 % of the pairs that score >= 0.6 at full resolution, and 16 % of all candidates).
+
+Everything works at WORK_SIZE pixels whatever the input size, in NumPy, SciPy and FAISS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+from scipy import fft as sfft
+
+WORK_SIZE = 32            # both steps work on images resized to this square
+FREQS = 6                 # spatial frequencies kept per axis in the descriptor
+ZOOMS = (1.0, 1.12, 1.25)  # zooms each image is described at; a copy zoomed 0.8-1.25x meets one
+MAX_SHIFT = 8             # pixels (of WORK_SIZE) searched each way in verification
+MIN_OVERLAP = 0.5         # share of the frame the aligned images must both cover
+COARSE_MIN = 0.25          # half-resolution detail NCC a pair needs to be aligned at full resolution
+FLAT_STD = 2.0            # grey-level standard deviation below which an image has nothing to align
+CHUNK = 4096              # images or pairs per batch: bounded memory
+IVF_MIN_N, NPROBE = 60_000, 16  # approximate retrieval beyond IVF_MIN_N descriptors
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Candidate or verified pairs a < b: the retrieval similarity, the alignment found (zoom
+    applied to the moving image, mirror of the fixed one, shift in pixels of WORK_SIZE) and the
+    verification's grey-level and fine-detail NCC (NaN until verified). `moving_is_b` says which
+    image was zoomed."""
+    a: np.ndarray
+    b: np.ndarray
+    similarity: np.ndarray
+    zoom: np.ndarray
+    mirror: np.ndarray
+    moving_is_b: np.ndarray
+    score: np.ndarray
+    detail: np.ndarray
+    dy: np.ndarray
+    dx: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def take(self, index) -> Matches:
+        return Matches(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+
+# ---------------------------------------------------------------- preparation
+
+def _resize_matrix(n_in: int, n_out: int, zoom: float = 1.0) -> np.ndarray:
+    """(n_out, n_in) linear-interpolation matrix sampling the central n_in/zoom pixels; rows
+    average several inputs when shrinking (area weights), so downsizing does not alias."""
+    scale = n_in / (n_out * zoom)
+    centres = (np.arange(n_out) + 0.5) * scale + (n_in - n_in / zoom) / 2 - 0.5
+    if scale <= 1:
+        lo = np.clip(np.floor(centres).astype(int), 0, n_in - 1)
+        hi = np.clip(lo + 1, 0, n_in - 1)
+        w = np.clip(centres - lo, 0, 1)
+        m = np.zeros((n_out, n_in))
+        m[np.arange(n_out), lo] += 1 - w
+        m[np.arange(n_out), hi] += w
+        return m
+    edges = np.arange(n_in + 1)[None, :]
+    left, right = centres[:, None] + 0.5 - scale / 2, centres[:, None] + 0.5 + scale / 2
+    m = np.clip(np.minimum(edges[:, 1:], right) - np.maximum(edges[:, :-1], left), 0, None)
+    return m / m.sum(1, keepdims=True)
+
+
+def grey_planes(images: np.ndarray, zoom: float = 1.0, colour: bool = False) -> np.ndarray:
+    """float32 (N, S, S) grey levels (or (N, 3, S, S) colour planes) at WORK_SIZE, zoomed."""
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[..., None]
+    x = x.astype(np.float32)
+    if not colour or x.shape[-1] == 1:
+        x = x.mean(-1, keepdims=True)
+    planes = np.moveaxis(x, -1, 1)  # (N, C, H, W)
+    h, w = planes.shape[-2:]
+    if (h, w) != (WORK_SIZE, WORK_SIZE) or zoom != 1:
+        rows = _resize_matrix(h, WORK_SIZE, zoom).astype(np.float32)
+        cols = _resize_matrix(w, WORK_SIZE, zoom).astype(np.float32)
+        planes = rows @ planes @ cols.T
+    return np.ascontiguousarray(planes if colour else planes[:, 0])
+
+
+def flat_mask(images: np.ndarray) -> np.ndarray:
+    """True for images whose grey levels barely vary: nothing to align, every pair would match."""
+    out = np.zeros(len(images), bool)
+    for s in range(0, len(images), CHUNK):
+        out[s:s + CHUNK] = grey_planes(images[s:s + CHUNK]).reshape(-1, WORK_SIZE ** 2).std(1) < FLAT_STD
+    return out
+
+
+# ---------------------------------------------------------------- 1. retrieval
+
+_WINDOW = np.hanning(WORK_SIZE + 2)[1:-1].astype(np.float32)
+
+
+def spectrum_descriptors(planes: np.ndarray) -> np.ndarray:
+    """(N, D) unit vectors: log-magnitudes of the lowest FREQS frequencies of (N, C, S, S) planes."""
+    x = planes - planes.mean((-2, -1), keepdims=True).mean(1, keepdims=True)
+    x = x / (x.reshape(len(x), -1).std(1)[:, None, None, None] + 1e-3)
+    f = np.abs(sfft.rfft2(x * (_WINDOW[:, None] * _WINDOW[None, :]), workers=-1))
+    f = np.concatenate([f[..., :FREQS + 1, :FREQS + 1], f[..., -FREQS:, :FREQS + 1]], axis=-2)
+    d = np.log1p(f).reshape(len(x), -1)
+    d -= d.mean(1, keepdims=True)
+    return (d / (np.linalg.norm(d, axis=1, keepdims=True) + 1e-6)).astype(np.float32)
+
+
+def describe(images: np.ndarray, zoom: float = 1.0, mirror: bool = False) -> np.ndarray:
+    out = []
+    for s in range(0, len(images), CHUNK):
+        p = grey_planes(images[s:s + CHUNK], zoom, colour=True)
+        out.append(spectrum_descriptors(p[..., ::-1] if mirror else p))
+    return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+
+
+def retrieve(images: np.ndarray, k: int, min_similarity: float, skip: np.ndarray | None = None,
+             progress: bool = False) -> Matches:
+    """Candidate pairs: each image's (and its mirror image's) k nearest descriptors over all images
+    at all ZOOMS, with similarity >= min_similarity; one row per unordered pair (the most similar)."""
+    n = len(images)
+    keep = np.flatnonzero(~skip) if skip is not None else np.arange(n)
+    if len(keep) < 2:
+        return _empty()
+    db = np.concatenate([describe(images[keep], z) for z in ZOOMS])
+    index = _index(db)
+    qa, qb, sim, zoom, mirror = [], [], [], [], []
+    for m in (False, True):
+        q = describe(images[keep], mirror=m) if m else db[:len(keep)]
+        starts = range(0, len(keep), CHUNK)
+        if progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc=f"aligned retrieval{' (mirrored)' if m else ''}", unit_scale=CHUNK, disable=None)
+        for s in starts:
+            d, i = index.search(q[s:s + CHUNK], k + len(ZOOMS))
+            rows = np.repeat(np.arange(s, s + len(d)), d.shape[1])
+            i, d = i.ravel(), d.ravel()
+            j = i % len(keep)
+            ok = (i >= 0) & (j != rows) & (d >= min_similarity)
+            qa.append(keep[rows[ok]]), qb.append(keep[j[ok]]), sim.append(d[ok])
+            zoom.append(np.asarray(ZOOMS)[i[ok] // len(keep)]), mirror.append(np.full(ok.sum(), m))
+    qa, qb, sim, zoom, mirror = (np.concatenate(x) for x in (qa, qb, sim, zoom, mirror))
+    # query qa (mirrored or not) matched qb zoomed: qb is the moving image
+    a, b = np.minimum(qa, qb), np.maximum(qa, qb)
+    order = np.lexsort((-sim, b, a))
+    a, b, sim, zoom, mirror, moving_b = a[order], b[order], sim[order], zoom[order], mirror[order], (qb > qa)[order]
+    first = np.ones(len(a), bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    nan = np.full(first.sum(), np.nan)
+    return Matches(a[first], b[first], sim[first], zoom[first], mirror[first], moving_b[first], nan, nan,
+                   np.zeros(first.sum(), np.int64), np.zeros(first.sum(), np.int64))
+
+
+def _empty() -> Matches:
+    i, f = np.zeros(0, np.int64), np.zeros(0)
+    return Matches(i, i, f, f, np.zeros(0, bool), np.zeros(0, bool), f, f, i, i)
+
+
+def _index(db: np.ndarray):
+    """Exact inner-product search for small sets; beyond IVF_MIN_N descriptors, 2 sqrt(n) inverted
+    lists probing NPROBE of them. Approximate: on CIFAR-10's 60,000 images, NPROBE 16 retrieves
+    97.5 % of the aligned pairs (detail >= 0.6) that 64 probes retrieve, in a fifth of the time;
+    PCA to 64 dimensions first lost up to 30 pp of recall on planted copies."""
+    n, d = db.shape
+    if n < IVF_MIN_N:
+        index = faiss.IndexFlatIP(d)
+    else:
+        nlist = int(2 * math.sqrt(n))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(db[np.random.default_rng(0).choice(n, size=min(n, 40 * nlist), replace=False)])
+        index.nprobe = NPROBE
+    index.add(db)
+    return index
+
+
+# ---------------------------------------------------------------- 2. verification
+
+def _box_sums(x: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """Sums of (P, S, S) x over the squares spans[i] x spans[j] (each a (start, stop) pair of rows,
+    then of columns), for every i, j at once: (P, T, T), by running sums along each axis in turn."""
+    p, s, _ = x.shape
+    run = np.zeros((p, s + 1, s), np.float64)
+    np.cumsum(x, axis=1, dtype=np.float64, out=run[:, 1:])
+    rows = run[:, spans[:, 1]] - run[:, spans[:, 0]]                  # (P, T, S)
+    run = np.zeros((p, len(spans), s + 1), np.float64)
+    np.cumsum(rows, axis=2, out=run[..., 1:])
+    return run[..., spans[:, 1]] - run[..., spans[:, 0]]              # (P, T, T)
+
+
+def _ncc_all_shifts(fixed: np.ndarray, moving: np.ndarray, max_shift: int = MAX_SHIFT) -> tuple[np.ndarray, ...]:
+    """Best NCC over shifts |dy|, |dx| <= max_shift of (P, S, S) image pairs, and that shift.
+
+    For a shift t the overlap pairs fixed(y + t) with moving(y). Its cross sum, for all shifts,
+    is one FFT correlation padded just enough not to wrap; the other sums (of each image and its
+    square over its part of the overlap) come from integral images.
+    """
+    p, s, _ = fixed.shape
+    size = s + max_shift
+    f, m = fixed.astype(np.float32), moving.astype(np.float32)
+    cross = sfft.irfft2(sfft.rfft2(f, s=(size, size), workers=-1)
+                        * np.conj(sfft.rfft2(m, s=(size, size), workers=-1)), s=(size, size), workers=-1)
+    t = np.arange(-max_shift, max_shift + 1)
+    sfm = cross[np.ix_(np.arange(p), t % size, t % size)].astype(np.float64)
+    fixed_span = np.stack([np.maximum(0, t), s + np.minimum(0, t)], 1)   # rows (or cols) of fixed
+    moving_span = np.stack([np.maximum(0, -t), s - np.maximum(0, t)], 1)  # and of moving
+    sf, sff = (_box_sums(x, fixed_span) for x in (f, f * f))
+    sm, smm = (_box_sums(x, moving_span) for x in (m, m * m))
+    n = np.outer(fixed_span[:, 1] - fixed_span[:, 0], fixed_span[:, 1] - fixed_span[:, 0])[None]
+    cov = sfm - sf * sm / n
+    var = np.maximum(sff - sf * sf / n, 0) * np.maximum(smm - sm * sm / n, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ncc = np.where((n >= MIN_OVERLAP * s * s) & (var > 1e-6), cov / np.sqrt(var), -1.0)
+    flat = ncc.reshape(p, -1)
+    best = flat.argmax(1)
+    return flat[np.arange(p), best], t[best // len(t)], t[best % len(t)]
+
+
+def _detail(x: np.ndarray, size: int = 5) -> np.ndarray:
+    """High-pass (P, S, S) planes: each pixel minus its size x size neighbourhood mean. Large-scale
+    layout (a horizon, a bright centre) makes unrelated photos correlate; fine detail does not."""
+    from scipy.ndimage import uniform_filter
+
+    return x - uniform_filter(x, size=(1, size, size), mode="nearest")
+
+
+def _ncc_at(fixed: np.ndarray, moving: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """NCC of each pair over its overlap at the given shift (fixed(y + t) against moving(y))."""
+    s = fixed.shape[-1]
+    out = np.zeros(len(fixed))
+    for ty, tx in set(zip(dy.tolist(), dx.tolist())):
+        sel = np.flatnonzero((dy == ty) & (dx == tx))
+        f = fixed[sel, max(0, ty):s + min(0, ty), max(0, tx):s + min(0, tx)].reshape(len(sel), -1)
+        m = moving[sel, max(0, -ty):s - max(0, ty), max(0, -tx):s - max(0, tx)].reshape(len(sel), -1)
+        f = f - f.mean(1, keepdims=True)
+        m = m - m.mean(1, keepdims=True)
+        den = np.sqrt((f * f).sum(1) * (m * m).sum(1))
+        out[sel] = np.where(den > 1e-6, (f * m).sum(1) / np.maximum(den, 1e-6), -1.0)
+    return out
+
+
+def _align(images: np.ndarray, fixed_id, moving_id, mirror, zoom, coarse: bool = False) -> tuple[np.ndarray, ...]:
+    """(grey NCC, detail NCC, dy, dx) of each pair at its best shift, the moving image zoomed.
+    coarse: at half resolution (a quarter of the pixels, half the shifts), as a first filter."""
+    fixed = grey_planes(images[fixed_id])
+    fixed[mirror] = fixed[mirror][..., ::-1]
+    moving = np.empty_like(fixed)
+    for z in np.unique(zoom):
+        sel = zoom == z
+        moving[sel] = grey_planes(images[moving_id[sel]], float(z))
+    if coarse:
+        fixed, moving = (x.reshape(len(x), WORK_SIZE // 2, 2, WORK_SIZE // 2, 2).mean((2, 4)) for x in (fixed, moving))
+    score, dy, dx = _ncc_all_shifts(fixed, moving, MAX_SHIFT // 2 if coarse else MAX_SHIFT)
+    detail = _ncc_at(_detail(fixed, 3 if coarse else 5), _detail(moving, 3 if coarse else 5), dy, dx)
+    return score, detail, dy, dx
+
+
+def verify(images: np.ndarray, cand: Matches, progress: bool = False) -> Matches:
+    """Align every candidate pair, in two passes: at half resolution first, at the zoom retrieval
+    found and, where that is not 1, at zoom 1 too (retrieval's zoom is the nearest of three, and a
+    shifted copy can meet a zoomed descriptor first); then at full resolution, at the better of
+    the two zooms, only the pairs whose coarse fine-detail correlation reaches COARSE_MIN. Pairs
+    below it keep their coarse figures (shifts doubled to full-resolution pixels)."""
+    out = {f: np.zeros(len(cand)) for f in ("score", "detail")}
+    out.update(dy=np.zeros(len(cand), np.int64), dx=np.zeros(len(cand), np.int64), zoom=cand.zoom.copy())
+    starts = range(0, len(cand), CHUNK)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="aligned verification", unit_scale=CHUNK, disable=None)
+    for s in starts:
+        c = cand.take(slice(s, s + CHUNK))
+        fixed_id = np.where(c.moving_is_b, c.a, c.b)
+        moving_id = np.where(c.moving_is_b, c.b, c.a)
+        zoom = c.zoom.copy()
+        first = list(_align(images, fixed_id, moving_id, c.mirror, zoom, coarse=True))
+        zoomed = np.flatnonzero(zoom != 1)
+        plain = _align(images, fixed_id[zoomed], moving_id[zoomed], c.mirror[zoomed], np.ones(len(zoomed)), coarse=True)
+        better = plain[1] > first[1][zoomed]
+        for k in range(4):
+            first[k][zoomed[better]] = plain[k][better]
+        zoom[zoomed[better]] = 1.0
+        first[2], first[3] = first[2] * 2, first[3] * 2
+        go = np.flatnonzero(first[1] >= COARSE_MIN)
+        full = _align(images, fixed_id[go], moving_id[go], c.mirror[go], zoom[go])
+        for k, name in enumerate(("score", "detail", "dy", "dx")):
+            first[k][go] = full[k]
+            out[name][s:s + CHUNK] = first[k]
+        out["zoom"][s:s + CHUNK] = zoom
+    return Matches(cand.a, cand.b, cand.similarity, out["zoom"], cand.mirror, cand.moving_is_b, out["score"],
+                   out["detail"], out["dy"], out["dx"])
+
+
+def find(images: np.ndarray, threshold: float, k: int = 3, min_similarity: float = 0.0,
+         progress: bool = False) -> Matches:
+    """Aligned duplicate pairs (fine-detail NCC >= threshold), flat images left out; sorted by (a, b)."""
+    cand = retrieve(images, k, min_similarity, skip=flat_mask(images), progress=progress)
+    scored = verify(images, cand, progress=progress)
+    return scored.take(scored.detail >= threshold)
+
+
+def describe_alignment(m: Matches) -> np.ndarray:
+    """Each pair's aligning transform in words, b against a: "zoom 1.12 mirror shift -3,2" is b's
+    frame zoomed in 1.12x, mirrored, and sitting 3 px above and 2 px right of a's (in pixels of a
+    WORK_SIZE frame)."""
+    sign = np.where(m.moving_is_b, 1, -1)
+    out = []
+    for z, mirror, mb, dy, dx in zip(m.zoom, m.mirror, sign, m.dy, m.dx):
+        zoom = 1 / float(z) if mb > 0 else float(z)  # b zoomed by z matched a: b is a zoomed out
+        words = [] if zoom == 1 else [f"zoom {zoom:.2f}"]
+        out.append(" ".join(words + (["mirror"] if mirror else []) + [f"shift {int(dy) * mb},{int(dx) * mb}"]))
+    return np.asarray(out, dtype=object)

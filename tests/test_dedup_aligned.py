@@ -1,0 +1,144 @@
+"""Aligned near-duplicates on real photographs: planted copies that are shifted (with new content
+coming into the frame), re-cropped, rescaled, recoloured, recompressed or mirrored are found with
+their transform; distinct parts of the same photos (the hardest negatives: same colours, same
+textures) are not."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+from sklearn.datasets import load_sample_images
+
+from dupstudy.datasets.prepared import from_arrays
+from dupstudy.dedup import aligned, engine
+from dupstudy.params import section_defaults
+
+TILE = 96     # pixels of the photo behind each 32-pixel image (so a 3-pixel shift is 9 here)
+THRESHOLD = section_defaults("dedup")["aligned_threshold"]
+
+
+def view(photo, top, left, size=TILE, out=32):
+    """The photo's size x size window at (top, left), downsized to out x out like a thumbnail."""
+    crop = Image.fromarray(photo[top:top + size, left:left + size])
+    return np.asarray(crop.resize((out, out), Image.Resampling.LANCZOS))
+
+
+def jpeg(x, quality):
+    buf = io.BytesIO()
+    Image.fromarray(x).save(buf, format="JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def gamma(x, g):
+    return np.clip(255.0 * (x / 255.0) ** g + 0.5, 0, 255).astype(np.uint8)
+
+
+def saturate(x, factor):
+    return np.asarray(ImageEnhance.Color(Image.fromarray(x)).enhance(factor))
+
+
+COPIES = {  # name: (window offset and size in photo pixels relative to the source window, then a recolouring)
+    "shift 3 px": (9, 0, TILE, None),
+    "shift 2,4 px": (-6, 12, TILE, None),
+    "shift 6 px": (0, -18, TILE, None),
+    "re-crop 4 px (zoom 1.14)": (6, 6, TILE - 12, None),
+    "zoom out 0.8": (-12, -12, TILE + 24, None),
+    "gamma 0.7": (0, 0, TILE, lambda x: gamma(x, 0.7)),
+    "saturation 1.5 + shift 1 px": (3, 0, TILE, lambda x: saturate(x, 1.5)),
+    "JPEG q20 + shift 2 px": (0, 6, TILE, lambda x: jpeg(x, 20)),
+    "mirror + shift 1 px": (0, 3, TILE, lambda x: np.ascontiguousarray(x[:, ::-1])),
+}
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """Distinct windows of the two photos, then one copy of each for every transform above."""
+    images, sources, names = [], [], []
+    for photo in load_sample_images().images:
+        h, w = photo.shape[:2]
+        for top in range(30, h - TILE - 30, TILE + 8):
+            for left in range(30, w - TILE - 30, TILE + 8):
+                images.append(view(photo, top, left))
+                sources.append((photo, top, left))
+    n_distinct = len(images)
+    pairs = {}
+    rng = np.random.default_rng(0)
+    for name, (dy, dx, size, recolour) in COPIES.items():
+        i = int(rng.integers(n_distinct))
+        photo, top, left = sources[i]
+        copy = view(photo, top + dy, left + dx, size)
+        images.append(recolour(copy) if recolour else copy)
+        pairs[name] = (i, len(images) - 1)
+        names.append(name)
+    return np.stack(images), n_distinct, pairs
+
+
+def test_copies_found_and_distinct_windows_not(planted):
+    images, n_distinct, pairs = planted
+    assert n_distinct >= 24
+    hits = aligned.find(images, THRESHOLD)
+    found = set(zip(hits.a.tolist(), hits.b.tolist()))
+    missed = [name for name, pair in pairs.items() if pair not in found]
+    assert not missed, f"planted copies not found: {missed}"
+    copy_ids = {b for _, b in pairs.values()}
+    false = [(a, b) for a, b in found if a < n_distinct and b < n_distinct]
+    assert not false, f"distinct windows reported as duplicates: {false}"
+    # a copy matches nothing but its own source window
+    source_of = {b: a for a, b in pairs.values()}
+    stray = [(a, b) for a, b in found if b in copy_ids and source_of[b] != a and a not in copy_ids]
+    assert not stray, f"copies matched to windows they were not made from: {stray}"
+
+
+def test_the_transform_found_is_the_one_applied(planted):
+    images, _, pairs = planted
+    hits = aligned.find(images, THRESHOLD)
+    by_pair = dict(zip(zip(hits.a.tolist(), hits.b.tolist()), aligned.describe_alignment(hits)))
+    # "shift dy,dx": where b's frame sits relative to a's, in pixels of a 32-pixel frame
+    assert by_pair[pairs["shift 3 px"]] == "shift 3,0"
+    assert by_pair[pairs["shift 6 px"]] == "shift 0,-6"
+    assert "mirror" in by_pair[pairs["mirror + shift 1 px"]]
+    assert by_pair[pairs["re-crop 4 px (zoom 1.14)"]].startswith("zoom 1.1")
+    assert by_pair[pairs["zoom out 0.8"]].startswith("zoom 0.8")
+
+
+def test_flat_images_are_left_to_the_flat_rule():
+    """Plain images have no detail to align: they are never aligned pairs of each other."""
+    plain = np.stack([np.full((32, 32, 3), v, np.uint8) for v in (0, 40, 41, 200, 255)])
+    assert aligned.flat_mask(plain).all()
+    assert len(aligned.find(plain, THRESHOLD)) == 0
+
+
+def test_ncc_matches_brute_force():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(4, 32, 32)).cumsum(1).cumsum(2)  # smooth, structured
+    b = np.roll(a, (2, -5), (1, 2)) + rng.normal(scale=0.5, size=a.shape)
+    score, dy, dx = aligned._ncc_all_shifts(a, b)
+    for i in range(4):
+        best = (-2.0, 0, 0)
+        for ty in range(-aligned.MAX_SHIFT, aligned.MAX_SHIFT + 1):
+            for tx in range(-aligned.MAX_SHIFT, aligned.MAX_SHIFT + 1):
+                f = a[i, max(0, ty):32 + min(0, ty), max(0, tx):32 + min(0, tx)]
+                m = b[i, max(0, -ty):32 - max(0, ty), max(0, -tx):32 - max(0, tx)]
+                if f.size >= aligned.MIN_OVERLAP * 32 * 32:
+                    best = max(best, (np.corrcoef(f.ravel(), m.ravel())[0, 1], ty, tx))
+        assert score[i] == pytest.approx(best[0], abs=1e-4)
+        assert (dy[i], dx[i]) == best[1:]
+
+
+def test_engine_reports_aligned_kind_with_its_transform(planted):
+    images, n_distinct, pairs = planted
+    n = len(images)
+    split = np.where(np.arange(n) % 3 == 0, "test", "train")
+    data = from_arrays("photos", ["photo"], images, np.zeros(n, np.int64), split, [f"{i}.png" for i in range(n)])
+    off = engine.find_duplicates(data, {})
+    on = engine.find_duplicates(data, {"aligned": True})
+    assert "aligned" not in set(off.pairs["kind"]) and off.pairs["aligned_score"].isna().all()
+    got = on.pairs.set_index(["a", "b"])
+    for name, pair in pairs.items():
+        row = got.loc[pair]
+        assert row["aligned_score"] >= THRESHOLD, name
+        assert row["kind"] in ("near", "flip_rot", "aligned"), name
+        assert row["alignment"].startswith(("shift", "zoom")) or "mirror" in row["alignment"], name
+    assert on.summary["pairs_by_kind"]["aligned"] >= 4   # the shifted and zoomed copies no hash finds
+    assert on.summary["n_leaked_test"] >= off.summary["n_leaked_test"]
