@@ -19,6 +19,7 @@ review_sample.csv (a random sample of pairs to label for a precision estimate).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -188,9 +189,7 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
     found = _merge_pairs(near, exact, codes, threshold)
     seconds["pairs"] = time.perf_counter() - t
     if s["aligned"]:
-        t = time.perf_counter()
-        found = _aligned(prepared.images, s, codes, found, progress)
-        seconds["aligned"] = time.perf_counter() - t
+        found = _aligned(prepared.images, s, codes, found, progress, seconds)
     if s["semantic"]:
         found, seconds["embed"], seconds["semantic_search"] = _semantic(prepared.images, s, codes, found, progress)
     t = time.perf_counter()
@@ -272,12 +271,14 @@ def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: 
                       np.full(len(a), "", dtype=object))
 
 
-def _aligned(images, s, codes, found: Candidates, progress) -> Candidates:
+def _aligned(images, s, codes, found: Candidates, progress, seconds: dict) -> Candidates:
     """Aligned pairs (aligned.py) above the threshold: the score and transform go on pairs already
-    found, the rest are added with kind `aligned`."""
+    found, the rest are added with kind `aligned`. Adds the seconds of each step to `seconds`."""
     from . import aligned
 
-    hits = aligned.find(images, float(s["aligned_threshold"]), k=int(s["aligned_k"]), progress=progress)
+    if aligned.too_small(images):
+        warnings.warn(f"dedup.aligned skipped: {aligned.too_small(images)}", stacklevel=2)
+    hits = aligned.find(images, float(s["aligned_threshold"]), int(s["aligned_k"]), progress, seconds)
     n = len(codes)
     key, hit_key = found.key(n), hits.a * n + hits.b
     new = ~np.isin(hit_key, key)
