@@ -244,6 +244,32 @@ def test_dihedral_search_keeps_min_distance_and_transform():
     assert all(h <= 4 for h, _ in hits.values())
 
 
+@pytest.mark.parametrize("method", ["flat", "multihash"])
+def test_dihedral_search_matches_brute_force(method):
+    """Every (query, db image) whose best transform is within the threshold, with that distance and
+    the first transform giving it, exactly as the brute-force minimum over the 8 variants."""
+    rng = np.random.default_rng(16)
+    centres = rng.integers(0, 256, (25, 8), dtype=np.uint8)
+    bits = np.unpackbits(centres[rng.integers(0, 25, (300, 8))], axis=-1)
+    variants = np.packbits(bits ^ (rng.random(bits.shape) < 0.04), axis=-1)
+    db = np.ascontiguousarray(variants[::-1, 0])
+    dist = hashing.hamming(variants[:, :, None], db[None, None])  # (query, transform, db)
+    best, first = dist.min(axis=1), dist.argmin(axis=1)
+    expected = {(q, d): (int(best[q, d]), int(first[q, d])) for q, d in zip(*np.nonzero(best <= 4))}
+    q, d, h, t = search.dihedral_search(variants, db, 4, method=method, chunk=64)
+    assert {(a, b): (x, y) for a, b, x, y in zip(q.tolist(), d.tolist(), h.tolist(), t.tolist())} == expected
+    assert len(expected) > 300 and set(first[best <= 4].tolist()) > {0}
+
+
+def test_multihash_on_256_bit_codes_is_exact():
+    rng = np.random.default_rng(17)
+    centres = rng.integers(0, 256, (30, 32), dtype=np.uint8)
+    bits = np.unpackbits(centres[rng.integers(0, 30, 400)], axis=1)
+    codes = np.packbits(bits ^ (rng.random(bits.shape) < 0.01), axis=1)
+    p = search.self_pairs(codes, 6, method="multihash")
+    assert set(zip(p.a.tolist(), p.b.tolist())) == brute_pairs(codes, 6) and len(p) > 100
+
+
 def test_scale_smoke_20k_codes_without_n_by_n():
     rng = np.random.default_rng(9)
     n = 20000

@@ -225,7 +225,7 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         "n_leaked_test": int(leakage["test_id"].nunique()),
         "n_conflicts": int(len(conflicts)),
         "settings": s,
-        "search_method": "multihash" if search.multihash_layout(codes.shape[1] * 8, threshold, n) else "flat",
+        "search_method": search.method_name(codes.shape[1] * 8, threshold, n, dihedral=variants is not None),
         "seconds": round(seconds["total"], 3),
         **({"hash_pairs_confirmed": _confirmed(pairs, float(s["cosine_threshold"]))} if s["semantic"] else {}),
         **({"decisions": n_decisions} if s["decisions"] else {}),
