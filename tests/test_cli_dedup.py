@@ -1,6 +1,7 @@
 """`dupstudy dedup PATH --out DIR` on a plain image folder, outside the pipeline."""
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -91,6 +92,48 @@ def test_export_writes_the_deduplicated_folder_and_leaves_originals(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (exp / "train/a/other.png").read_bytes() == (root / "train/a/other.png").read_bytes()
     assert len([p for p in exp.rglob("*") if p.is_file() and p.name != MARKER]) == 3
+
+
+@pytest.mark.slow
+def test_dedup_cli_on_a_flat_folder_and_its_archive(tmp_path):
+    """Images straight in the folder (and one level down): one collection, from a folder and a .tar.gz."""
+    rng = np.random.default_rng(5)
+    root = tmp_path / "photos"
+    (root / "album").mkdir(parents=True)
+    ims = [smooth(rng) for _ in range(4)]
+    for i, im in enumerate(ims):
+        Image.fromarray(im).save(root / f"img{i}.png")
+    Image.fromarray(ims[0]).save(root / "copy_of_0.bmp")                    # same pixels
+    Image.fromarray(ims[1][:, ::-1]).save(root / "album/flipped_1.png")     # a mirrored copy, one level down
+    archive = tmp_path / "photos.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(root, arcname="photos")
+    for source, prefix in ((root, ""), (archive, "photos/")):
+        out = tmp_path / f"out-{source.name}"
+        stdout = _dedup(source, out, "--export", str(tmp_path / f"exp-{source.name}"))
+        assert "layout: one collection" in stdout and "6 train images -> 4 kept; 0 test images" in stdout
+        assert json.loads((out / "summary.json").read_text())["layout"] == "collection"
+        pairs = pd.read_parquet(out / "pairs.parquet")
+        assert sorted(pairs["kind"]) == ["exact_pixels", "flip_rot"] and set(pairs["scope"]) == {"train"}
+        assert pd.read_parquet(out / "leakage.parquet").empty and pd.read_parquet(out / "conflicts.parquet").empty
+        exported = sorted(p.relative_to(tmp_path / f"exp-{source.name}").as_posix()
+                          for p in (tmp_path / f"exp-{source.name}").rglob("*.*") if p.name != MARKER)
+        assert len(exported) == 4 and f"{prefix}img2.png" in exported
+
+
+@pytest.mark.slow
+def test_dedup_cli_on_a_mixed_tree_names_a_file_and_the_choices(tmp_path):
+    rng = np.random.default_rng(6)
+    root = tmp_path / "images"
+    for name in ("train/cat/a.png", "test/cat/b.png", "loose.png"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(smooth(rng)).save(root / name)
+    proc = subprocess.run([str(BIN / "dupstudy"), "dedup", str(root), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "mixed layout" in proc.stderr and "'loose.png'" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ") and not (tmp_path / "o").exists()
+    assert "1 train images -> 1 kept; 0 test images" in _dedup(root, tmp_path / "o", "--layout", "split")
+    assert "3 train images -> 3 kept" in _dedup(root, tmp_path / "o", "--layout", "collection")
 
 
 def _dedup(root, out, *args):
