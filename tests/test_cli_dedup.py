@@ -44,6 +44,18 @@ def test_dedup_cli_on_a_folder(tmp_path):
     assert set(pairs["kind"]) == {"flip_rot", "exact_pixels"}
     assert len(np.load(out / "kept_train_ids.npy")) == 6
     assert pd.read_csv(out / "rejected.csv")["source"].tolist() == ["train/cat/broken.jpg"]
+    # every table names both files by path, and images.csv maps each id to its file
+    assert sorted(zip(pairs["path_a"], pairs["path_b"])) == [("train/cat/1.png", "test/cat/leaked.bmp"),
+                                                              ("train/dog/0.png", "train/dog/0_flipped.png")]
+    leak = pd.read_parquet(out / "leakage.parquet")
+    assert leak[["test_path", "train_path"]].values.tolist() == [["test/cat/leaked.bmp", "train/cat/1.png"]]
+    groups = pd.read_parquet(out / "groups.parquet")
+    assert sorted(groups["path"]) == ["train/dog/0.png", "train/dog/0_flipped.png"]
+    images = pd.read_csv(out / "images.csv")
+    assert list(images.columns) == ["id", "path", "split", "label", "class"] and len(images) == 9
+    assert images.set_index("path").loc["test/cat/leaked.bmp", ["split", "class"]].tolist() == ["test", "cat"]
+    sample = pd.read_csv(out / "review_sample.csv")
+    assert sorted(sample["path_a"]) == sorted(pairs["path_a"])
 
     no_flip = subprocess.run([str(BIN / "dupstudy"), "dedup", str(root), "--out", str(tmp_path / "o2"),
                               "--no-dihedral"], capture_output=True, text=True)

@@ -3,6 +3,7 @@
 import tracemalloc
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -142,12 +143,28 @@ def test_save_load_roundtrip(result, tmp_path):
     result.save(out)
     assert sorted(p.name for p in out.iterdir()) == sorted([
         "pairs.parquet", "groups.parquet", "kept_train_ids.npy", "leakage.parquet", "conflicts.parquet",
-        "per_class.csv", "summary.json", "review.html", "review_sample.csv", ".dupstudy-output"])
+        "per_class.csv", "images.csv", "summary.json", "review.html", "review_sample.csv", ".dupstudy-output"])
     back = engine.load(out)
     np.testing.assert_array_equal(back.kept_train_ids, result.kept_train_ids)
     assert back.pairs.astype(str).equals(result.pairs.astype(str))
     assert back.summary["n_train_after"] == result.summary["n_train_after"]
     assert back.per_class["removed"].tolist() == result.per_class["removed"].tolist()
+    pd.testing.assert_frame_equal(back.images, result.images)
+
+
+def test_every_table_names_its_images_by_path(result, dataset):
+    path = dict(zip(dataset.manifest["id"], dataset.manifest["source"]))
+    both = {"a": "path_a", "b": "path_b"}
+    for table, ids in [(result.pairs, both), (result.conflicts, both), (result.groups, {"id": "path"}),
+                       (result.leakage, {"test_id": "test_path", "train_id": "train_path"})]:
+        assert len(table)
+        cols = list(table.columns)
+        assert cols[cols.index(list(ids)[-1]) + 1:][:len(ids)] == list(ids.values())  # beside the ids
+        for id_col, path_col in ids.items():
+            assert table[path_col].tolist() == [path[i] for i in table[id_col]]
+    assert result.leakage[["test_path", "train_path"]].values.tolist() == [["img7", "img6"]]
+    assert list(result.images.columns) == ["id", "path", "split", "label", "class"]
+    assert result.images.loc[9].tolist() == [9, "img9", "train", 1, "c1"]
 
 
 # ---------------------------------------------------------------- grouping

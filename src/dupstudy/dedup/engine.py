@@ -11,8 +11,9 @@ above the cosine threshold that no hash found (kind `semantic`); a decisions CSV
 (settings["decisions"], see review.py) removes the pairs a person marked keep_both and forces
 those marked duplicate (kind `manual` when no method found them), before grouping.
 
-Nothing is deleted: the result lists pairs, groups and the train ids to keep. Given the dataset,
-save() also writes review.html (a gallery of random pairs per kind and band) and
+Nothing is deleted: the result lists pairs, groups and the train ids to keep, every table naming
+its images by path beside their ids (paths.py), with images.csv from id to path. Given the
+dataset, save() also writes review.html (a gallery of random pairs per kind and band) and
 review_sample.csv (a random sample of pairs to label for a precision estimate).
 """
 
@@ -27,7 +28,7 @@ import pandas as pd
 
 from ..io import atomic_path, read_json, read_npy, write_json, write_npy, write_table
 from ..params import section_defaults
-from . import grouping, hashing, review, search
+from . import grouping, hashing, paths, review, search
 
 KINDS = ("exact_file", "exact_pixels", "near", "flip_rot", "semantic", "manual")  # most specific first
 BASE_KINDS = KINDS[:4]  # always in the summary; semantic / manual only when those steps are on
@@ -92,6 +93,7 @@ class DedupResult:
     per_class: pd.DataFrame
     summary: dict = field(default_factory=dict)
     prepared: object = field(default=None, repr=False, compare=False)  # for the review gallery
+    images: pd.DataFrame | None = field(default=None, repr=False)  # id -> path, split, label, class
 
     def save(self, out_dir: str | Path, review_files: bool = True) -> None:
         with atomic_path(out_dir, is_dir=True) as tmp:
@@ -107,6 +109,8 @@ class DedupResult:
         write_table(folder / "leakage.parquet", self.leakage)
         write_table(folder / "conflicts.parquet", self.conflicts)
         write_table(folder / "per_class.csv", self.per_class)
+        if self.images is not None:
+            write_table(folder / "images.csv", self.images)
         write_json(folder / "summary.json", self.summary)
 
 
@@ -120,6 +124,8 @@ def load(out_dir: str | Path) -> DedupResult:
         conflicts=pd.read_parquet(out_dir / "conflicts.parquet"),
         per_class=pd.read_csv(out_dir / "per_class.csv"),
         summary=read_json(out_dir / "summary.json"),
+        images=(pd.read_csv(out_dir / "images.csv", dtype={"path": str, "class": str}, keep_default_na=False)
+                if (out_dir / "images.csv").exists() else None),
     )
 
 
@@ -231,7 +237,9 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         **({"decisions": n_decisions} if s["decisions"] else {}),
         "stage_seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
-    return DedupResult(pairs, groups, kept, leakage, conflicts, per_class, summary, prepared=prepared)
+    named = paths.name_files({"pairs": pairs, "groups": groups, "leakage": leakage, "conflicts": conflicts}, m)
+    return DedupResult(named["pairs"], named["groups"], kept, named["leakage"], named["conflicts"], per_class, summary,
+                       prepared=prepared, images=paths.images_table(m, prepared.classes))
 
 
 # ---------------------------------------------------------------- pieces

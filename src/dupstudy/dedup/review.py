@@ -5,18 +5,21 @@
   random pairs for each kind and distance band. Hash kinds are banded by Hamming distance,
   semantic pairs by cosine similarity.
 * Decisions file, a CSV a person edits: columns `a,b,decision`, decision in {duplicate,
-  keep_both}. a and b are image ids (the manifest's `id`) or, for folder datasets, the
-  `source` paths shown in the gallery. Later runs apply it before grouping (engine.find_duplicates
-  with settings["decisions"]): keep_both removes that pair, duplicate forces it (added with kind
-  `manual` when the engine did not find it).
-* `review_sample`: a seeded random sample of N pairs with an empty `label` column; someone fills
-  it with yes/no (1/0, duplicate/keep_both, true/false) and `precision` estimates the share of
-  true duplicates among found pairs with a Wilson 95 % interval, overall and per kind.
+  keep_both}. a and b are the images' paths (the manifest's `source`, as the gallery and every
+  table show them), which stay the same when files are added to the folder; ids (the manifest's
+  `id`, which shift then) are still accepted where a value is not a path. Later runs apply it
+  before grouping (engine.find_duplicates with settings["decisions"]): keep_both removes that
+  pair, duplicate forces it (added with kind `manual` when the engine did not find it).
+* `review_sample`: a seeded random sample of N pairs, with both paths and an empty `label`
+  column; someone fills it with yes/no (1/0, duplicate/keep_both, true/false) and `precision`
+  estimates the share of true duplicates among found pairs with a Wilson 95 % interval, overall
+  and per kind.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import io
 import math
@@ -36,7 +39,7 @@ MIN_SIDE = 128  # images smaller than this are upscaled (nearest) in the gallery
 MAX_SIDE = 256  # larger ones are shrunk (keeps the page small)
 POSITIVE = {"1", "yes", "y", "true", "t", "duplicate", "dup"}
 NEGATIVE = {"0", "no", "n", "false", "f", "keep_both", "not", "different"}
-SAMPLE_COLUMNS = ["a", "b", "kind", "scope", "distance", "source_a", "source_b", "label"]
+SAMPLE_COLUMNS = ["a", "b", "path_a", "path_b", "kind", "scope", "distance", "label"]
 
 
 class DecisionsError(BadInput, ValueError):
@@ -93,6 +96,13 @@ def _png_b64(image: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def decision_line(path_a: str, path_b: str, decision: str) -> str:
+    """One line of a decisions CSV, quoted as CSV needs (a path may hold a comma)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([path_a, path_b, decision])
+    return buf.getvalue()
+
+
 def _describe(m: pd.DataFrame, classes, i: int) -> str:
     r = m.loc[i]
     label = int(r["label"])
@@ -137,9 +147,10 @@ def gallery(pairs: pd.DataFrame, images: np.ndarray, manifest: pd.DataFrame, out
         "h2{margin-top:1.5em}code{background:#eee}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{len(pairs)} pairs in all; up to {per_band} random pairs per kind and band (seed {seed}). "
-        "To correct the engine, add lines <code>a,b,decision</code> (decision = <code>duplicate</code> or "
-        "<code>keep_both</code>) to a decisions CSV and pass it as <code>dedup.decisions</code> "
-        "(or <code>--decisions</code>); the next run applies it before grouping. To estimate precision, "
+        "To correct the engine, copy a pair's line into a decisions CSV with the header <code>a,b,decision</code> "
+        "(a and b are the two paths; decision <code>duplicate</code> or <code>keep_both</code>) and pass it as "
+        "<code>dedup.decisions</code> (or <code>--decisions</code>); the next run applies it before grouping, "
+        "whatever files were added since. To estimate precision, "
         "fill the <code>label</code> column of review_sample.csv and run <code>dupstudy precision</code>.</p>",
     ]
     if not len(chosen):
@@ -156,9 +167,11 @@ def gallery(pairs: pd.DataFrame, images: np.ndarray, manifest: pd.DataFrame, out
             cos = getattr(r, "cosine", np.nan)
             if cos is not None and not pd.isna(cos):
                 extra += f", cosine {float(cos):.3f}"
-            out.append(f"<tr><td>{img(a)}</td><td>{img(b)}</td><td><b>{a},{b}</b> &middot; "
+            line = decision_line(str(m.at[a, "source"]), str(m.at[b, "source"]), "keep_both")
+            out.append(f"<tr><td>{img(a)}</td><td>{img(b)}</td><td><b>ids {a}, {b}</b> &middot; "
                        f"{html.escape(str(r.scope))}<br>{extra}<br><br>A: {_describe(m, classes, a)}<br><br>"
-                       f"B: {_describe(m, classes, b)}</td></tr>")
+                       f"B: {_describe(m, classes, b)}<br><br>decisions line: <code>{html.escape(line)}</code>"
+                       f"</td></tr>")
         out.append("</table>")
     out.append("</body></html>\n")
     out_path = Path(out_path)
@@ -213,16 +226,15 @@ def load_decisions(path: str | Path, manifest: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- sample and precision
 
 def review_sample(pairs: pd.DataFrame, manifest: pd.DataFrame, n: int = 100, seed: int = 0) -> pd.DataFrame:
-    """A seeded uniform random sample of n pairs (all when fewer), with an empty label column."""
+    """A seeded uniform random sample of n pairs (all when fewer), with both paths and an empty label column."""
     rng = np.random.default_rng(seed)
     take = np.sort(rng.choice(len(pairs), size=min(n, len(pairs)), replace=False)) if len(pairs) else []
     s = pairs.iloc[take]
-    src = manifest.set_index("id")["source"] if "source" in manifest else None
+    src = manifest.set_index("id")["source"]
     return pd.DataFrame({
         "a": s["a"].to_numpy(np.int64), "b": s["b"].to_numpy(np.int64),
+        "path_a": src.loc[s["a"]].to_numpy(), "path_b": src.loc[s["b"]].to_numpy(),
         "kind": s["kind"].to_numpy(), "scope": s["scope"].to_numpy(), "distance": s["distance"].to_numpy(),
-        "source_a": src.loc[s["a"]].to_numpy() if src is not None else "",
-        "source_b": src.loc[s["b"]].to_numpy() if src is not None else "",
         "label": "",
     }, columns=SAMPLE_COLUMNS)
 
