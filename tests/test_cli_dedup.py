@@ -148,6 +148,49 @@ def test_dedup_cli_on_a_mixed_tree_names_a_file_and_the_choices(tmp_path):
     assert "3 train images -> 3 kept" in _dedup(root, tmp_path / "o", "--layout", "collection")
 
 
+@pytest.mark.slow
+def test_decisions_by_path_hold_when_a_new_file_shifts_the_ids(tmp_path):
+    """Decisions name files by path: after a file that sorts first is added (every id moves up by
+    one) the same decisions land on the same pairs of files. A file by id is still read, with a
+    note, and comes back as decisions.csv keyed by path."""
+    rng = np.random.default_rng(7)
+    root = tmp_path / "images"
+    root.mkdir()
+    ims = [smooth(rng) for _ in range(4)]
+    for i, im in enumerate(ims):
+        Image.fromarray(im).save(root / f"m{i}.png")
+    Image.fromarray(ims[0]).save(root / "m0_copy.bmp")                                     # exact pixels
+    Image.fromarray(ims[1]).save(root / "m1_near.jpg", quality=90)                         # 2 bits away
+
+    _dedup(root, tmp_path / "run1")
+    ids = dict(pd.read_csv(tmp_path / "run1/images.csv")[["path", "id"]].values)
+    found = pd.read_parquet(tmp_path / "run1/pairs.parquet")
+    assert sorted(zip(found["path_a"], found["path_b"])) == [("m0.png", "m0_copy.bmp"), ("m1.png", "m1_near.jpg")]
+    # an older decisions file, by id: read, with a note, and written back by path
+    by_id = tmp_path / "by_id.csv"
+    by_id.write_text(f"a,b,decision\n{ids['m0.png']},{ids['m0_copy.bmp']},keep_both\n"
+                     f"{ids['m2.png']},{ids['m3.png']},duplicate\n")
+    stdout = _dedup(root, tmp_path / "run2", "--decisions", str(by_id))
+    assert "note: 2 decisions name images by id" in stdout
+    by_path = tmp_path / "decisions.csv"
+    by_path.write_text((tmp_path / "run2/decisions.csv").read_text())
+    assert by_path.read_text() == "a,b,decision\nm0.png,m0_copy.bmp,keep_both\nm2.png,m3.png,duplicate\n"
+
+    Image.fromarray(smooth(rng)).save(root / "a_new.png")  # sorts before every decided file
+    stdout = _dedup(root, tmp_path / "run3", "--decisions", str(by_path))
+    assert "note:" not in stdout and "1 pairs kept apart, 1 added" in stdout
+    new_ids = dict(pd.read_csv(tmp_path / "run3/images.csv")[["path", "id"]].values)
+    assert all(new_ids[p] == ids[p] + 1 for p in ids)
+    pairs = pd.read_parquet(tmp_path / "run3/pairs.parquet")
+    kinds = {(a, b): k for a, b, k in zip(pairs["path_a"], pairs["path_b"], pairs["kind"])}
+    assert kinds == {("m1.png", "m1_near.jpg"): "near", ("m2.png", "m3.png"): "manual"}
+    groups = pd.read_parquet(tmp_path / "run3/groups.parquet")
+    assert sorted(groups["path"]) == ["m1.png", "m1_near.jpg", "m2.png", "m3.png"]
+    path_of = pd.read_csv(tmp_path / "run3/images.csv").set_index("id")["path"]
+    kept = set(path_of.loc[np.load(tmp_path / "run3/kept_train_ids.npy")])
+    assert {"m0.png", "m0_copy.bmp", "a_new.png"} <= kept and len(kept) == 5
+
+
 def _dedup(root, out, *args):
     proc = subprocess.run([str(BIN / "dupstudy"), "dedup", str(root), "--out", str(out), *args],
                           capture_output=True, text=True)

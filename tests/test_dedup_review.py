@@ -81,7 +81,7 @@ def test_decisions_keep_both_and_duplicate_change_the_groups(dataset, tmp_path):
 
 @pytest.mark.parametrize("line, words", [
     ("4,5,maybe", ["decisions.csv:2", "'maybe'", "keep_both"]),
-    ("4,99,duplicate", ["id 99 is not in the dataset"]),
+    ("4,99,duplicate", ["'99' is neither a path in the dataset nor an id (0..15)"]),
     ("4,nowhere.png,duplicate", ["'nowhere.png'"]),
     ("4,4,duplicate", ["same image"]),
 ])

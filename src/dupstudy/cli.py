@@ -184,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "(pip install 'dupstudy[semantic]')")
     dd.add_argument("--cosine-threshold", type=float, help="min cosine similarity for a semantic pair (default 0.9)")
     dd.add_argument("--decisions",
-                    help="CSV a,b,decision (duplicate | keep_both) from a human review, applied before grouping")
+                    help="CSV a,b,decision from a human review, applied before grouping: a and b the two files' "
+                         "paths (as in images.csv), decision duplicate or keep_both")
     dd.add_argument("--precision-from", metavar="CSV",
                     help="a labelled review_sample.csv: print the precision with a 95 %% Wilson interval")
     dd.set_defaults(func=cmd_dedup)

@@ -184,8 +184,10 @@ def gallery(pairs: pd.DataFrame, images: np.ndarray, manifest: pd.DataFrame, out
 def load_decisions(path: str | Path, manifest: pd.DataFrame) -> pd.DataFrame:
     """Read a decisions CSV into unordered id pairs a < b with their decision.
 
-    a/b may be ids or `source` paths; unknown ids, unknown decisions and a pair given both
-    decisions are errors naming the line. A repeated identical line is fine.
+    a/b are `source` paths, or ids where a value is no path in the dataset (an older file: ids
+    shift when files are added, so attrs["by_id"] counts the lines that use one). Unknown paths or
+    ids, unknown decisions and a pair given both decisions are errors naming the line. A repeated
+    identical line is fine.
     """
     path = Path(path)
     d = read_user_csv(path)
@@ -193,34 +195,47 @@ def load_decisions(path: str | Path, manifest: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise DecisionsError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected a,b,decision")
     n = len(manifest)
-    by_source = {str(s): int(i) for s, i in zip(manifest["source"], manifest["id"])} if "source" in manifest else {}
+    by_source = {str(s): int(i) for s, i in zip(manifest["source"], manifest["id"])}
+    source = dict(zip(by_source.values(), by_source))
 
-    def to_id(v: str, line: int) -> int:
+    def to_id(v: str, line: int) -> tuple[int, bool]:
+        for text in (v, v.strip()):  # a path first: a file may be named "12"
+            if text in by_source:
+                return by_source[text], False
         v = v.strip()
         if v.lstrip("-").isdigit():
             i = int(v)
             if 0 <= i < n:
-                return i
-            raise DecisionsError(f"{path}:{line}: id {i} is not in the dataset (0..{n - 1})")
-        if v in by_source:
-            return by_source[v]
-        raise DecisionsError(f"{path}:{line}: {v!r} is neither an id nor a source in the dataset")
+                return i, True
+            raise DecisionsError(f"{path}:{line}: {v!r} is neither a path in the dataset nor an id (0..{n - 1})")
+        raise DecisionsError(f"{path}:{line}: {v!r} is not a path in the dataset (paths as in images.csv)")
 
-    rows = []
+    rows, by_id = [], 0
     for k, r in enumerate(d.itertuples(index=False), start=2):
         dec = str(r.decision).strip().lower()
         if dec not in DECISIONS:
             raise DecisionsError(f"{path}:{k}: decision {r.decision!r}; allowed: {', '.join(DECISIONS)}")
-        a, b = to_id(str(r.a), k), to_id(str(r.b), k)
+        (a, a_id), (b, b_id) = to_id(str(r.a), k), to_id(str(r.b), k)
         if a == b:
-            raise DecisionsError(f"{path}:{k}: a and b are the same image ({a})")
+            raise DecisionsError(f"{path}:{k}: a and b are the same image ({source[a]})")
         rows.append((min(a, b), max(a, b), dec))
+        by_id += a_id or b_id
     out = pd.DataFrame(rows, columns=["a", "b", "decision"]).drop_duplicates()
     clash = out[out.duplicated(["a", "b"], keep=False)]
     if len(clash):
         a, b = clash.iloc[0][["a", "b"]]
-        raise DecisionsError(f"{path}: pair {a},{b} is marked both duplicate and keep_both")
-    return out.astype({"a": np.int64, "b": np.int64}).reset_index(drop=True)
+        raise DecisionsError(f"{path}: pair {source[a]},{source[b]} is marked both duplicate and keep_both")
+    out = out.astype({"a": np.int64, "b": np.int64}).reset_index(drop=True)
+    out.attrs["by_id"] = by_id
+    return out
+
+
+def decisions_by_path(decisions: pd.DataFrame, manifest: pd.DataFrame) -> pd.DataFrame:
+    """load_decisions' pairs as a decisions CSV keyed by path (a, b, decision), sorted by path."""
+    source = manifest.set_index("id")["source"].astype(str)
+    out = pd.DataFrame({"a": source.loc[decisions["a"]].to_numpy(), "b": source.loc[decisions["b"]].to_numpy(),
+                        "decision": decisions["decision"].to_numpy()})
+    return out.sort_values(["a", "b"]).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- sample and precision
