@@ -52,7 +52,7 @@ def test_dedup_cli_on_a_folder(tmp_path):
     groups = pd.read_parquet(out / "groups.parquet")
     assert sorted(groups["path"]) == ["train/dog/0.png", "train/dog/0_flipped.png"]
     images = pd.read_csv(out / "images.csv")
-    assert list(images.columns) == ["id", "path", "split", "label", "class"] and len(images) == 9
+    assert list(images.columns) == ["id", "path", "split", "label", "class", "flat"] and len(images) == 9
     assert images.set_index("path").loc["test/cat/leaked.bmp", ["split", "class"]].tolist() == ["test", "cat"]
     sample = pd.read_csv(out / "review_sample.csv")
     assert sorted(sample["path_a"]) == sorted(pairs["path_a"])
@@ -189,6 +189,32 @@ def test_decisions_by_path_hold_when_a_new_file_shifts_the_ids(tmp_path):
     path_of = pd.read_csv(tmp_path / "run3/images.csv").set_index("id")["path"]
     kept = set(path_of.loc[np.load(tmp_path / "run3/kept_train_ids.npy")])
     assert {"m0.png", "m0_copy.bmp", "a_new.png"} <= kept and len(kept) == 5
+
+
+@pytest.mark.slow
+def test_plain_colour_files_are_flat_pairs_and_only_their_exact_copies_are_removed(tmp_path):
+    rng = np.random.default_rng(8)
+    root = tmp_path / "images"
+    root.mkdir()
+    for name, rgb in {"red.png": (200, 30, 30), "blue.png": (20, 40, 220), "white.png": (255, 255, 255),
+                      "black.gif": (0, 0, 0)}.items():
+        Image.new("RGB", (32, 32), rgb).save(root / name)
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(root / "red.jpg", quality=95)  # re-encoded, same pixels
+    (root / "red_copy.png").write_bytes((root / "red.png").read_bytes())            # the same file
+    for i in range(3):
+        Image.fromarray(smooth(rng)).save(root / f"photo{i}.png")
+    stdout = _dedup(root, tmp_path / "out")
+    assert "9 train images -> 7 kept" in stdout  # the two copies of red go, no other plain image
+    pairs = pd.read_parquet(tmp_path / "out/pairs.parquet")
+    kinds = {(a, b): k for a, b, k in zip(pairs["path_a"], pairs["path_b"], pairs["kind"])}
+    assert kinds.pop(("red.png", "red_copy.png")) == "exact_file"
+    assert kinds.pop(("red.jpg", "red.png")) == kinds.pop(("red.jpg", "red_copy.png")) == "exact_pixels"
+    plain = {"black.gif", "blue.png", "red.jpg", "red.png", "red_copy.png", "white.png"}
+    assert set(kinds.values()) == {"flat"} and {p for pair in kinds for p in pair} == plain
+    images = pd.read_csv(tmp_path / "out/images.csv")
+    assert set(images.loc[images["flat"], "path"]) == plain
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    assert summary["n_flat_images"] == 6 and summary["pairs_by_kind"]["flat"] == len(kinds)
 
 
 def _dedup(root, out, *args):

@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("--threshold", type=int, help="max Hamming distance in bits for a near duplicate (default 4)")
     dd.add_argument("--no-dihedral", dest="dihedral", action="store_false", default=None,
                     help="do not match flipped and 90-degree rotated copies")
+    dd.add_argument("--flat-std", type=float, help="grey-level standard deviation (0-255) below which an image is "
+                                                   "plain: its pairs are kind flat, never removed (default 2; 0: off)")
     dd.add_argument("--semantic", action="store_true", default=None,
                     help="also find semantic duplicates with EfficientNet-Lite0 embeddings "
                          "(pip install 'dupstudy[semantic]')")

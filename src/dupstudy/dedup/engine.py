@@ -5,6 +5,9 @@ ALL images (8 dihedral variants when enabled) -> exact radius search -> one row 
 pair, labelled with its most specific kind and its split scope -> keeper-star groups on the
 train split only (grouping.py) -> what to keep, leakage, label conflicts, per-class counts.
 
+Pairs that touch a plain, low-information image (flat.py) are kind `flat`: listed, but neither
+grouped, nor leakage, nor label conflicts.
+
 Optional steps: semantic duplicates (settings["semantic"]: EfficientNet-Lite0 embeddings, see
 embed.py) add a cosine column to every pair, confirming or not each hash pair, and add the pairs
 above the cosine threshold that no hash found (kind `semantic`); a decisions CSV
@@ -28,10 +31,11 @@ import pandas as pd
 
 from ..io import atomic_path, read_json, read_npy, write_json, write_npy, write_table
 from ..params import section_defaults
-from . import grouping, hashing, paths, review, search
+from . import flat, grouping, hashing, paths, review, search
 
-KINDS = ("exact_file", "exact_pixels", "near", "flip_rot", "semantic", "manual")  # most specific first
-BASE_KINDS = KINDS[:4]  # always in the summary; semantic / manual only when those steps are on
+KINDS = ("exact_file", "exact_pixels", "flat", "near", "flip_rot", "semantic", "manual")  # most specific first
+BASE_KINDS = KINDS[:KINDS.index("flip_rot") + 1]  # always in the summary; semantic, manual only when those run
+NEAR, FLIP_ROT = KINDS.index("near"), KINDS.index("flip_rot")
 SCOPES = ("train", "test", "train_test")
 REVIEW_PER_BAND, REVIEW_SAMPLE, REVIEW_SEED = 12, 100, 0
 PROGRESS_MIN_N = 20000
@@ -189,6 +193,8 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
     if s["semantic"]:
         found, seconds["embed"], seconds["semantic_search"] = _semantic(prepared.images, s, codes, found, progress)
     t = time.perf_counter()
+    is_flat = flat.low_information(prepared.images, float(s["flat_std"]))
+    found = replace(found, rank=flat.relabel(found.rank, found.a, found.b, is_flat, KINDS))
     n_decisions = {}
     if s["decisions"]:
         found, n_decisions = _apply_decisions(review.load_decisions(s["decisions"], m), codes, found)
@@ -230,6 +236,7 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         "n_removed": int(len(train_ids) - len(kept)),
         "n_leaked_test": int(leakage["test_id"].nunique()),
         "n_conflicts": int(len(conflicts)),
+        "n_flat_images": int(is_flat.sum()),
         "settings": s,
         "search_method": search.method_name(codes.shape[1] * 8, threshold, n, dihedral=variants is not None),
         "seconds": round(seconds["total"], 3),
@@ -239,7 +246,7 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
     }
     named = paths.name_files({"pairs": pairs, "groups": groups, "leakage": leakage, "conflicts": conflicts}, m)
     return DedupResult(named["pairs"], named["groups"], kept, named["leakage"], named["conflicts"], per_class, summary,
-                       prepared=prepared, images=paths.images_table(m, prepared.classes))
+                       prepared=prepared, images=paths.images_table(m, prepared.classes).assign(flat=is_flat))
 
 
 # ---------------------------------------------------------------- pieces
@@ -251,8 +258,8 @@ def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: 
     where it is the distance under the best transform (the plain one is above the threshold by
     definition).
     """
-    near_rank = np.where(near.identity_distance <= threshold, 2, 3)  # near, else flip_rot
-    cand = [(near.a, near.b, near_rank, np.where(near_rank == 2, 0, near.transform), near.distance)]
+    near_rank = np.where(near.identity_distance <= threshold, NEAR, FLIP_ROT)
+    cand = [(near.a, near.b, near_rank, np.where(near_rank == NEAR, 0, near.transform), near.distance)]
     for rank, (a, b) in enumerate(exact):  # 0 = exact_file, 1 = exact_pixels
         cand.append((a, b, np.full(len(a), rank), np.zeros(len(a)), np.zeros(len(a))))
     a, b, rank, transform, best = (np.concatenate([c[i] for c in cand]).astype(np.int64) for i in range(5))
@@ -261,7 +268,7 @@ def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: 
     first = np.ones(len(a), bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     a, b, rank, transform, best = a[first], b[first], rank[first], transform[first], best[first]
-    distance = np.where(rank == 3, best, hashing.hamming(codes[a], codes[b]))
+    distance = np.where(rank == FLIP_ROT, best, hashing.hamming(codes[a], codes[b]))
     return Candidates(a, b, rank, transform, distance, np.full(len(a), np.nan))
 
 
@@ -301,6 +308,9 @@ def _apply_decisions(dec: pd.DataFrame, codes, found: Candidates) -> tuple[Candi
     counts = {"keep_both_removed": int(drop.sum()), "keep_both_not_found": int(is_keep.sum() - drop.sum())}
     found = found.take(~drop)
     dup = dkey[~is_keep]
+    # a person's duplicate outweighs the flat rule: such a pair is grouped, as a manual one
+    found = replace(found, rank=np.where(np.isin(found.key(n), dup) & (found.rank == KINDS.index(flat.KIND)),
+                                         KINDS.index("manual"), found.rank))
     add = dup[~np.isin(dup, key)]
     counts["duplicate_confirmed"] = int(len(dup) - len(add))
     counts["duplicate_added"] = int(len(add))
@@ -316,7 +326,7 @@ def _group_train(m: pd.DataFrame, pairs: pd.DataFrame, remove: bool):
     tm = m.loc[train_ids]
     pos_of = np.full(len(m), -1, np.int64)
     pos_of[train_ids] = np.arange(len(train_ids))
-    tp = pairs[pairs["scope"] == "train"]
+    tp = pairs[(pairs["scope"] == "train") & (pairs["kind"] != flat.KIND)]
     order = grouping.priority_order(tm["width"], tm["height"], tm["file_size"], tm["format"], train_ids)
     keeper = train_ids[grouping.group_pairs(len(train_ids), pos_of[tp["a"].to_numpy()],
                                             pos_of[tp["b"].to_numpy()], order)]
@@ -337,7 +347,7 @@ def _group_train(m: pd.DataFrame, pairs: pd.DataFrame, remove: bool):
 
 def _leakage(pairs: pd.DataFrame, split: np.ndarray) -> pd.DataFrame:
     """One row per (test image, train image) pair: the test image leaked from train."""
-    p = pairs[pairs["scope"] == "train_test"]
+    p = pairs[(pairs["scope"] == "train_test") & (pairs["kind"] != flat.KIND)]
     a_is_test = split[p["a"].to_numpy(np.int64)] == "test"
     out = pd.DataFrame({
         "test_id": np.where(a_is_test, p["a"], p["b"]),
@@ -350,7 +360,7 @@ def _leakage(pairs: pd.DataFrame, split: np.ndarray) -> pd.DataFrame:
 
 
 def _conflicts(pairs: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
-    c = pairs[pairs["label_a"] != pairs["label_b"]].copy()
+    c = pairs[(pairs["label_a"] != pairs["label_b"]) & (pairs["kind"] != flat.KIND)].copy()
     names = np.asarray(classes, dtype=object)
     c["class_a"] = names[c["label_a"].to_numpy(np.int64)] if len(c) else []
     c["class_b"] = names[c["label_b"].to_numpy(np.int64)] if len(c) else []

@@ -27,7 +27,7 @@ def run(args) -> int:
     outputs = {"--out": Path(args.out), **({"--export": Path(args.export)} if args.export else {})}
     _check_outputs(outputs, source)
     settings = load(args.params)["dedup"] if args.params else section_defaults("dedup")
-    for key in ("hash", "hash_size", "threshold", "dihedral", "semantic", "cosine_threshold", "decisions"):
+    for key in ("hash", "hash_size", "threshold", "dihedral", "flat_std", "semantic", "cosine_threshold", "decisions"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     # flags obey the schema's dedup bounds, as params.yaml does
