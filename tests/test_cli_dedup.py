@@ -217,6 +217,37 @@ def test_plain_colour_files_are_flat_pairs_and_only_their_exact_copies_are_remov
     assert summary["n_flat_images"] == 6 and summary["pairs_by_kind"]["flat"] == len(kinds)
 
 
+STUDY_STACK = ("torch", "torchvision", "snakemake", "dvc", "matplotlib", "seaborn", "sklearn", "jinja2")
+WITHOUT_STUDY = f"""
+import sys
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {STUDY_STACK!r}:
+            raise ImportError("not installed: " + name)
+sys.meta_path.insert(0, Hide())
+from dupstudy.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.slow
+def test_dedup_runs_without_the_study_stack(tmp_path):
+    """pip install dupstudy (no extra) has no PyTorch, Snakemake, DVC, matplotlib or scikit-learn:
+    dedup runs all the same, and --semantic names the extra it needs."""
+    rng = np.random.default_rng(9)
+    root = tmp_path / "images"
+    root.mkdir()
+    for i in range(3):
+        Image.fromarray(smooth(rng)).save(root / f"{i}.png")
+    (root / "copy.png").write_bytes((root / "0.png").read_bytes())
+    run = [sys.executable, "-c", WITHOUT_STUDY, "dedup", str(root)]
+    proc = subprocess.run(run + ["--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 train images -> 3 kept" in proc.stdout
+    proc = subprocess.run(run + ["--out", str(tmp_path / "o2"), "--semantic"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "pip install 'dupstudy[semantic]'" in proc.stderr, proc.stderr
+
+
 def _dedup(root, out, *args):
     proc = subprocess.run([str(BIN / "dupstudy"), "dedup", str(root), "--out", str(out), *args],
                           capture_output=True, text=True)
