@@ -18,7 +18,9 @@ Sections
   search + group; imagededup: encode_images over the extracted folder + find_duplicates, the tar
   extraction is not timed), and embedding throughput.
 * scale: 1,000,000 64-bit hashes (90 % random, 10 % planted copies 0-4 bits away) searched at
-  threshold 4 and grouped; time and peak memory (getrusage of a child process).
+  threshold 4 and grouped; then the same with flips and rotations (8 codes per image, each searched
+  against the identity codes, as `dedup.dihedral` does); time and peak memory (getrusage of each
+  child process).
 
 imagededup is not a dependency of this project: pip install imagededup into the venv to compare.
 Its CNN method fetches MobileNetV3 weights through torchvision at first use; without internet or
@@ -424,44 +426,72 @@ def mobilenet_proxy(images: np.ndarray):
 
 # ---------------------------------------------------------------- scale
 
-def scale_child(n: int, threshold: int) -> None:
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after imports
-    rng = np.random.default_rng(0)
+def planted_codes(n: int, threshold: int, dihedral: bool, rng) -> tuple[np.ndarray, np.ndarray | None]:
+    """n random 64-bit codes, the last 10 % copies of others 0-`threshold` bits away; with `dihedral`
+    also the codes of each one's 8 flips/rotations (N, 8, 8), the 7 others random, and each copy is
+    near one of its source's 8 codes (drawn at random), as a flipped or rotated copy would be."""
     n_copy = n // 10
     codes = rng.integers(0, 256, size=(n, 8), dtype=np.uint8)
     src = rng.choice(n - n_copy, n_copy, replace=False)
-    bits = np.unpackbits(codes[src], axis=1)
+    variants = None
+    if dihedral:
+        variants = rng.integers(0, 256, size=(n, 8, 8), dtype=np.uint8)
+        variants[:, 0] = codes
+        bits = np.unpackbits(variants[src, rng.integers(0, 8, n_copy)], axis=1)
+    else:
+        bits = np.unpackbits(codes[src], axis=1)
     flips = rng.integers(0, threshold + 1, n_copy)
     for i, f in enumerate(flips):
         bits[i, rng.choice(64, f, replace=False)] ^= 1
     codes[n - n_copy:] = np.packbits(bits, axis=1)
+    if dihedral:
+        variants[:, 0] = codes  # the copies' own identity codes
+    return codes, variants
+
+
+def peak_rss_kib() -> int:
+    """This process's own peak resident memory in KiB: VmHWM, since Linux carries ru_maxrss over from
+    the parent that started it (this script's parent has imported torch by then)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def scale_child(n: int, threshold: int, dihedral: bool) -> None:
+    base = peak_rss_kib()  # after imports
+    codes, variants = planted_codes(n, threshold, dihedral, np.random.default_rng(0))
     t = time.perf_counter()
-    pairs = search.self_pairs(codes, threshold)
+    pairs = search.self_pairs(codes, threshold, variants=variants)
     ts = time.perf_counter() - t
     t = time.perf_counter()
     order = np.arange(n)
     keeper = grouping.group_pairs(n, pairs.a, pairs.b, order)
     tg = time.perf_counter() - t
     n_groups = int(np.sum(np.bincount(keeper, minlength=n) > 1))
+    peak = peak_rss_kib()
     print(f"RESULT {ts:.2f} {tg:.2f} {len(pairs)} {n_groups} "
-          f"{'multihash' if search.multihash_layout(64, threshold, n) else 'flat'} {base}")
+          f"{search.method_name(codes.shape[1] * 8, threshold, n, dihedral)} {base} {peak}")
 
 
 def scale(args, out):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, "--scale-child", str(args.scale_n)],
-                          capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux, max over children
-    ts, tg, npairs, ngroups, how, base = proc.stdout.split("RESULT ")[1].split()
-    line = (f"{args.scale_n:,} 64-bit hashes (10 % planted copies 0-4 bits away), threshold 4: search "
-            f"{float(ts):.1f} s ({how}), grouping {float(tg):.1f} s, {int(npairs):,} pairs, {int(ngroups):,} groups; "
-            f"child process wall {wall:.1f} s including data generation and imports; peak RSS "
-            f"{peak / 1024:.0f} MiB, of which {int(base) / 1024:.0f} MiB after imports, before any data"
-            + (" (an earlier child may have used more)" if before > peak else ""))
-    print(line, flush=True)
-    out.extend(["### Scale", "", line, ""])
+    out.extend(["### Scale", ""])
+    for dihedral in (False, True):
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, __file__, "--scale-child", str(args.scale_n)]
+                              + ["--scale-dihedral"] * dihedral, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - t
+        ts, tg, npairs, ngroups, how, base, peak = proc.stdout.split("RESULT ")[1].split()
+        what = ("x 8 flips/rotations each (every transform of each code searched against the identity codes; "
+                "10 % planted copies 0-4 bits from one of their source's 8 codes)" if dihedral
+                else "(10 % planted copies 0-4 bits away)")
+        line = (f"{args.scale_n:,} 64-bit hashes {what}, threshold 4: search {float(ts):.1f} s ({how}), "
+                f"grouping {float(tg):.1f} s, {int(npairs):,} pairs, {int(ngroups):,} groups; child process wall "
+                f"{wall:.1f} s including data generation and imports; peak RSS {int(peak) / 1024:.0f} MiB, of which "
+                f"{int(base) / 1024:.0f} MiB after imports, before any data")
+        print(line, flush=True)
+        out.extend([line, ""])
 
 
 # ---------------------------------------------------------------- main
@@ -501,9 +531,10 @@ def main():
     p.add_argument("--no-write", action="store_true", help="print only; do not update RESULTS.md")
     p.add_argument("--block", default="", help="name of the RESULTS.md block to replace (default: the main one)")
     p.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--scale-dihedral", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.scale_child:
-        scale_child(args.scale_child, 4)
+        scale_child(args.scale_child, 4, args.scale_dihedral)
         return
     if not CIFAR.is_file() and ("quality" in args.only or "speed" in args.only):
         sys.exit(f"{CIFAR} not found")

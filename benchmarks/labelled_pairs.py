@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from dedup_bench import read_cifar  # benchmarks/ is on sys.path when a script here runs
 
-from dupstudy.dedup import aligned, hashing, search
+from dupstudy.dedup import aligned, flat, hashing, search
+from dupstudy.params import section_defaults
 from dupstudy.stats import wilson_interval
 
 HERE = Path(__file__).resolve().parent
@@ -46,7 +47,8 @@ def _band(x: float, edges, name: str) -> str:
 
 
 def pool(images: np.ndarray, paths: list[str]) -> pd.DataFrame:
-    cand = aligned.retrieve(images, 3, 0.0, skip=aligned.flat_mask(images), progress=True)
+    cand = aligned.retrieve(images, 3, skip=flat.low_information(images, section_defaults("dedup")["flat_std"]),
+                            progress=True)
     scored = aligned.verify(images, cand, progress=True)
     a = pd.DataFrame({"a": scored.a, "b": scored.b, "detail": scored.detail})
     a["stratum"] = [_band(x, DETAIL_BANDS, "aligned detail") for x in a["detail"]]

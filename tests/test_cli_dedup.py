@@ -1,6 +1,7 @@
 """`dupstudy dedup PATH --out DIR` on a plain image folder, outside the pipeline."""
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -43,6 +44,18 @@ def test_dedup_cli_on_a_folder(tmp_path):
     assert set(pairs["kind"]) == {"flip_rot", "exact_pixels"}
     assert len(np.load(out / "kept_train_ids.npy")) == 6
     assert pd.read_csv(out / "rejected.csv")["source"].tolist() == ["train/cat/broken.jpg"]
+    # every table names both files by path, and images.csv maps each id to its file
+    assert sorted(zip(pairs["path_a"], pairs["path_b"])) == [("train/cat/1.png", "test/cat/leaked.bmp"),
+                                                              ("train/dog/0.png", "train/dog/0_flipped.png")]
+    leak = pd.read_parquet(out / "leakage.parquet")
+    assert leak[["test_path", "train_path"]].values.tolist() == [["test/cat/leaked.bmp", "train/cat/1.png"]]
+    groups = pd.read_parquet(out / "groups.parquet")
+    assert sorted(groups["path"]) == ["train/dog/0.png", "train/dog/0_flipped.png"]
+    images = pd.read_csv(out / "images.csv")
+    assert list(images.columns) == ["id", "path", "split", "label", "class", "flat"] and len(images) == 9
+    assert images.set_index("path").loc["test/cat/leaked.bmp", ["split", "class"]].tolist() == ["test", "cat"]
+    sample = pd.read_csv(out / "review_sample.csv")
+    assert sorted(sample["path_a"]) == sorted(pairs["path_a"])
 
     no_flip = subprocess.run([str(BIN / "dupstudy"), "dedup", str(root), "--out", str(tmp_path / "o2"),
                               "--no-dihedral"], capture_output=True, text=True)
@@ -91,6 +104,148 @@ def test_export_writes_the_deduplicated_folder_and_leaves_originals(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (exp / "train/a/other.png").read_bytes() == (root / "train/a/other.png").read_bytes()
     assert len([p for p in exp.rglob("*") if p.is_file() and p.name != MARKER]) == 3
+
+
+@pytest.mark.slow
+def test_dedup_cli_on_a_flat_folder_and_its_archive(tmp_path):
+    """Images straight in the folder (and one level down): one collection, from a folder and a .tar.gz."""
+    rng = np.random.default_rng(5)
+    root = tmp_path / "photos"
+    (root / "album").mkdir(parents=True)
+    ims = [smooth(rng) for _ in range(4)]
+    for i, im in enumerate(ims):
+        Image.fromarray(im).save(root / f"img{i}.png")
+    Image.fromarray(ims[0]).save(root / "copy_of_0.bmp")                    # same pixels
+    Image.fromarray(ims[1][:, ::-1]).save(root / "album/flipped_1.png")     # a mirrored copy, one level down
+    archive = tmp_path / "photos.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(root, arcname="photos")
+    for source, prefix in ((root, ""), (archive, "photos/")):
+        out = tmp_path / f"out-{source.name}"
+        stdout = _dedup(source, out, "--export", str(tmp_path / f"exp-{source.name}"))
+        assert "layout: one collection" in stdout and "6 train images -> 4 kept; 0 test images" in stdout
+        assert json.loads((out / "summary.json").read_text())["layout"] == "collection"
+        pairs = pd.read_parquet(out / "pairs.parquet")
+        assert sorted(pairs["kind"]) == ["exact_pixels", "flip_rot"] and set(pairs["scope"]) == {"train"}
+        assert pd.read_parquet(out / "leakage.parquet").empty and pd.read_parquet(out / "conflicts.parquet").empty
+        exported = sorted(p.relative_to(tmp_path / f"exp-{source.name}").as_posix()
+                          for p in (tmp_path / f"exp-{source.name}").rglob("*.*") if p.name != MARKER)
+        assert len(exported) == 4 and f"{prefix}img2.png" in exported
+
+
+@pytest.mark.slow
+def test_dedup_cli_on_a_mixed_tree_names_a_file_and_the_choices(tmp_path):
+    rng = np.random.default_rng(6)
+    root = tmp_path / "images"
+    for name in ("train/cat/a.png", "test/cat/b.png", "loose.png"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(smooth(rng)).save(root / name)
+    proc = subprocess.run([str(BIN / "dupstudy"), "dedup", str(root), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "mixed layout" in proc.stderr and "'loose.png'" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ") and not (tmp_path / "o").exists()
+    assert "1 train images -> 1 kept; 0 test images" in _dedup(root, tmp_path / "o", "--layout", "split")
+    assert "3 train images -> 3 kept" in _dedup(root, tmp_path / "o", "--layout", "collection")
+
+
+@pytest.mark.slow
+def test_decisions_by_path_hold_when_a_new_file_shifts_the_ids(tmp_path):
+    """Decisions name files by path: after a file that sorts first is added (every id moves up by
+    one) the same decisions land on the same pairs of files. A file by id is still read, with a
+    note, and comes back as decisions.csv keyed by path."""
+    rng = np.random.default_rng(7)
+    root = tmp_path / "images"
+    root.mkdir()
+    ims = [smooth(rng) for _ in range(4)]
+    for i, im in enumerate(ims):
+        Image.fromarray(im).save(root / f"m{i}.png")
+    Image.fromarray(ims[0]).save(root / "m0_copy.bmp")                                     # exact pixels
+    Image.fromarray(ims[1]).save(root / "m1_near.jpg", quality=90)                         # 2 bits away
+
+    _dedup(root, tmp_path / "run1")
+    ids = dict(pd.read_csv(tmp_path / "run1/images.csv")[["path", "id"]].values)
+    found = pd.read_parquet(tmp_path / "run1/pairs.parquet")
+    assert sorted(zip(found["path_a"], found["path_b"])) == [("m0.png", "m0_copy.bmp"), ("m1.png", "m1_near.jpg")]
+    # an older decisions file, by id: read, with a note, and written back by path
+    by_id = tmp_path / "by_id.csv"
+    by_id.write_text(f"a,b,decision\n{ids['m0.png']},{ids['m0_copy.bmp']},keep_both\n"
+                     f"{ids['m2.png']},{ids['m3.png']},duplicate\n")
+    stdout = _dedup(root, tmp_path / "run2", "--decisions", str(by_id))
+    assert "note: 2 decisions name images by id" in stdout
+    by_path = tmp_path / "decisions.csv"
+    by_path.write_text((tmp_path / "run2/decisions.csv").read_text())
+    assert by_path.read_text() == "a,b,decision\nm0.png,m0_copy.bmp,keep_both\nm2.png,m3.png,duplicate\n"
+
+    Image.fromarray(smooth(rng)).save(root / "a_new.png")  # sorts before every decided file
+    stdout = _dedup(root, tmp_path / "run3", "--decisions", str(by_path))
+    assert "note:" not in stdout and "1 pairs kept apart, 1 added" in stdout
+    new_ids = dict(pd.read_csv(tmp_path / "run3/images.csv")[["path", "id"]].values)
+    assert all(new_ids[p] == ids[p] + 1 for p in ids)
+    pairs = pd.read_parquet(tmp_path / "run3/pairs.parquet")
+    kinds = {(a, b): k for a, b, k in zip(pairs["path_a"], pairs["path_b"], pairs["kind"])}
+    assert kinds == {("m1.png", "m1_near.jpg"): "near", ("m2.png", "m3.png"): "manual"}
+    groups = pd.read_parquet(tmp_path / "run3/groups.parquet")
+    assert sorted(groups["path"]) == ["m1.png", "m1_near.jpg", "m2.png", "m3.png"]
+    path_of = pd.read_csv(tmp_path / "run3/images.csv").set_index("id")["path"]
+    kept = set(path_of.loc[np.load(tmp_path / "run3/kept_train_ids.npy")])
+    assert {"m0.png", "m0_copy.bmp", "a_new.png"} <= kept and len(kept) == 5
+
+
+@pytest.mark.slow
+def test_plain_colour_files_are_flat_pairs_and_only_their_exact_copies_are_removed(tmp_path):
+    rng = np.random.default_rng(8)
+    root = tmp_path / "images"
+    root.mkdir()
+    for name, rgb in {"red.png": (200, 30, 30), "blue.png": (20, 40, 220), "white.png": (255, 255, 255),
+                      "black.gif": (0, 0, 0)}.items():
+        Image.new("RGB", (32, 32), rgb).save(root / name)
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(root / "red.jpg", quality=95)  # re-encoded, same pixels
+    (root / "red_copy.png").write_bytes((root / "red.png").read_bytes())            # the same file
+    for i in range(3):
+        Image.fromarray(smooth(rng)).save(root / f"photo{i}.png")
+    stdout = _dedup(root, tmp_path / "out")
+    assert "9 train images -> 7 kept" in stdout  # the two copies of red go, no other plain image
+    pairs = pd.read_parquet(tmp_path / "out/pairs.parquet")
+    kinds = {(a, b): k for a, b, k in zip(pairs["path_a"], pairs["path_b"], pairs["kind"])}
+    assert kinds.pop(("red.png", "red_copy.png")) == "exact_file"
+    assert kinds.pop(("red.jpg", "red.png")) == kinds.pop(("red.jpg", "red_copy.png")) == "exact_pixels"
+    plain = {"black.gif", "blue.png", "red.jpg", "red.png", "red_copy.png", "white.png"}
+    assert set(kinds.values()) == {"flat"} and {p for pair in kinds for p in pair} == plain
+    images = pd.read_csv(tmp_path / "out/images.csv")
+    assert set(images.loc[images["flat"], "path"]) == plain
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    assert summary["n_flat_images"] == 6 and summary["pairs_by_kind"]["flat"] == len(kinds)
+
+
+STUDY_STACK = ("torch", "torchvision", "snakemake", "dvc", "matplotlib", "seaborn", "sklearn", "jinja2")
+WITHOUT_STUDY = f"""
+import sys
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {STUDY_STACK!r}:
+            raise ImportError("not installed: " + name)
+sys.meta_path.insert(0, Hide())
+from dupstudy.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.slow
+def test_dedup_runs_without_the_study_stack(tmp_path):
+    """pip install dupstudy (no extra) has no PyTorch, Snakemake, DVC, matplotlib or scikit-learn:
+    dedup runs all the same, and --semantic names the extra it needs."""
+    rng = np.random.default_rng(9)
+    root = tmp_path / "images"
+    root.mkdir()
+    for i in range(3):
+        Image.fromarray(smooth(rng)).save(root / f"{i}.png")
+    (root / "copy.png").write_bytes((root / "0.png").read_bytes())
+    run = [sys.executable, "-c", WITHOUT_STUDY, "dedup", str(root)]
+    proc = subprocess.run(run + ["--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 train images -> 3 kept" in proc.stdout
+    proc = subprocess.run(run + ["--out", str(tmp_path / "o2"), "--semantic"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "pip install 'dupstudy[semantic]'" in proc.stderr, proc.stderr
 
 
 def _dedup(root, out, *args):

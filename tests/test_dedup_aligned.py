@@ -51,6 +51,12 @@ COPIES = {  # name: (window offset and size in photo pixels relative to the sour
 }
 
 
+def dataset(name, images, split=None):
+    n = len(images)
+    split = np.full(n, "train") if split is None else split
+    return from_arrays(name, ["photo"], images, np.zeros(n, np.int64), split, [f"{i}.png" for i in range(n)])
+
+
 @pytest.fixture(scope="module")
 def planted():
     """Distinct windows of the two photos, then one copy of each for every transform above."""
@@ -102,11 +108,27 @@ def test_the_transform_found_is_the_one_applied(planted):
     assert by_pair[pairs["zoom out 0.8"]].startswith("zoom 0.8")
 
 
-def test_flat_images_are_left_to_the_flat_rule():
-    """Plain images have no detail to align: they are never aligned pairs of each other."""
-    plain = np.stack([np.full((32, 32, 3), v, np.uint8) for v in (0, 40, 41, 200, 255)])
-    assert aligned.flat_mask(plain).all()
-    assert len(aligned.find(plain, THRESHOLD)) == 0
+def test_flat_images_are_left_to_the_flat_rule(planted):
+    """Plain images have no detail to align: the engine leaves them out of alignment, and the
+    pairs the hashes find among them stay kind flat."""
+    plain = np.stack([np.full((32, 32, 3), v, np.uint8) for v in (0, 40, 41, 200)])
+    images = np.concatenate([planted[0][:10], plain])
+    data = dataset("plain", images)
+    pairs = engine.find_duplicates(data, {"aligned": True}).pairs
+    plain_pairs = pairs[(pairs["a"] >= 10) & (pairs["b"] >= 10)]
+    assert len(plain_pairs) and set(plain_pairs["kind"]) == {"flat"}
+    assert pairs.loc[pairs["b"] >= 10, "aligned_score"].isna().all()
+
+
+def test_tiny_images_are_not_aligned():
+    """8x8 sources have no detail left to align: the step is skipped with a warning, not guessed."""
+    rng = np.random.default_rng(0)
+    tiny = rng.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
+    assert aligned.too_small(tiny)
+    assert len(aligned.find(np.concatenate([tiny, tiny[:, ::-1]]), THRESHOLD)) == 0
+    data = dataset("tiny", tiny)
+    with pytest.warns(UserWarning, match="aligned skipped"):
+        engine.find_duplicates(data, {"aligned": True})
 
 
 def test_ncc_matches_brute_force():
@@ -130,7 +152,7 @@ def test_engine_reports_aligned_kind_with_its_transform(planted):
     images, n_distinct, pairs = planted
     n = len(images)
     split = np.where(np.arange(n) % 3 == 0, "test", "train")
-    data = from_arrays("photos", ["photo"], images, np.zeros(n, np.int64), split, [f"{i}.png" for i in range(n)])
+    data = dataset("photos", images, split)
     off = engine.find_duplicates(data, {})
     on = engine.find_duplicates(data, {"aligned": True})
     assert "aligned" not in set(off.pairs["kind"]) and off.pairs["aligned_score"].isna().all()

@@ -97,6 +97,13 @@ def test_missing_package_names_the_extra(monkeypatch):
         engine.find_duplicates(p, {"semantic": True})
 
 
+def test_missing_torch_names_the_extra(monkeypatch):
+    """A dedup-only install has no PyTorch: the embedding says which extra brings it."""
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(embed.MissingWeights, match=r"PyTorch, which is not installed: pip install 'dupstudy\[semantic"):
+        embed.weights_path()
+
+
 @needs_weights
 def test_engine_semantic_pairs_and_cosine_column():
     base = photos()[2:8]

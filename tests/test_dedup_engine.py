@@ -3,6 +3,7 @@
 import tracemalloc
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -99,7 +100,7 @@ def test_pairs_kinds_and_scopes(result):
     assert flip["transform"] == "flip" and flip["distance"] == 0
     assert result.summary["pairs"]["near"]["train"] == 3
     assert result.summary["pairs"]["exact_pixels"]["test"] == 1
-    assert result.summary["pairs_by_kind"] == {"exact_file": 1, "exact_pixels": 3, "near": 3, "flip_rot": 1}
+    assert result.summary["pairs_by_kind"] == {"exact_file": 1, "exact_pixels": 3, "flat": 0, "near": 3, "flip_rot": 1}
     assert result.summary["pairs_by_scope"] == {"train": 6, "test": 1, "train_test": 1}
 
 
@@ -142,12 +143,28 @@ def test_save_load_roundtrip(result, tmp_path):
     result.save(out)
     assert sorted(p.name for p in out.iterdir()) == sorted([
         "pairs.parquet", "groups.parquet", "kept_train_ids.npy", "leakage.parquet", "conflicts.parquet",
-        "per_class.csv", "summary.json", "review.html", "review_sample.csv", ".dupstudy-output"])
+        "per_class.csv", "images.csv", "summary.json", "review.html", "review_sample.csv", ".dupstudy-output"])
     back = engine.load(out)
     np.testing.assert_array_equal(back.kept_train_ids, result.kept_train_ids)
     assert back.pairs.astype(str).equals(result.pairs.astype(str))
     assert back.summary["n_train_after"] == result.summary["n_train_after"]
     assert back.per_class["removed"].tolist() == result.per_class["removed"].tolist()
+    pd.testing.assert_frame_equal(back.images, result.images)
+
+
+def test_every_table_names_its_images_by_path(result, dataset):
+    path = dict(zip(dataset.manifest["id"], dataset.manifest["source"]))
+    both = {"a": "path_a", "b": "path_b"}
+    for table, ids in [(result.pairs, both), (result.conflicts, both), (result.groups, {"id": "path"}),
+                       (result.leakage, {"test_id": "test_path", "train_id": "train_path"})]:
+        assert len(table)
+        cols = list(table.columns)
+        assert cols[cols.index(list(ids)[-1]) + 1:][:len(ids)] == list(ids.values())  # beside the ids
+        for id_col, path_col in ids.items():
+            assert table[path_col].tolist() == [path[i] for i in table[id_col]]
+    assert result.leakage[["test_path", "train_path"]].values.tolist() == [["img7", "img6"]]
+    assert list(result.images.columns) == ["id", "path", "split", "label", "class", "flat"]
+    assert result.images.loc[9].tolist() == [9, "img9", "train", 1, "c1", False]
 
 
 # ---------------------------------------------------------------- grouping
@@ -244,6 +261,32 @@ def test_dihedral_search_keeps_min_distance_and_transform():
     assert all(h <= 4 for h, _ in hits.values())
 
 
+@pytest.mark.parametrize("method", ["flat", "multihash"])
+def test_dihedral_search_matches_brute_force(method):
+    """Every (query, db image) whose best transform is within the threshold, with that distance and
+    the first transform giving it, exactly as the brute-force minimum over the 8 variants."""
+    rng = np.random.default_rng(16)
+    centres = rng.integers(0, 256, (25, 8), dtype=np.uint8)
+    bits = np.unpackbits(centres[rng.integers(0, 25, (300, 8))], axis=-1)
+    variants = np.packbits(bits ^ (rng.random(bits.shape) < 0.04), axis=-1)
+    db = np.ascontiguousarray(variants[::-1, 0])
+    dist = hashing.hamming(variants[:, :, None], db[None, None])  # (query, transform, db)
+    best, first = dist.min(axis=1), dist.argmin(axis=1)
+    expected = {(q, d): (int(best[q, d]), int(first[q, d])) for q, d in zip(*np.nonzero(best <= 4))}
+    q, d, h, t = search.dihedral_search(variants, db, 4, method=method, chunk=64)
+    assert {(a, b): (x, y) for a, b, x, y in zip(q.tolist(), d.tolist(), h.tolist(), t.tolist())} == expected
+    assert len(expected) > 300 and set(first[best <= 4].tolist()) > {0}
+
+
+def test_multihash_on_256_bit_codes_is_exact():
+    rng = np.random.default_rng(17)
+    centres = rng.integers(0, 256, (30, 32), dtype=np.uint8)
+    bits = np.unpackbits(centres[rng.integers(0, 30, 400)], axis=1)
+    codes = np.packbits(bits ^ (rng.random(bits.shape) < 0.01), axis=1)
+    p = search.self_pairs(codes, 6, method="multihash")
+    assert set(zip(p.a.tolist(), p.b.tolist())) == brute_pairs(codes, 6) and len(p) > 100
+
+
 def test_scale_smoke_20k_codes_without_n_by_n():
     rng = np.random.default_rng(9)
     n = 20000
@@ -258,3 +301,73 @@ def test_scale_smoke_20k_codes_without_n_by_n():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 50e6  # an N x N bool matrix alone would be 400 MB
+
+
+# ---------------------------------------------------------------- plain images
+
+@pytest.fixture(scope="module")
+def plain_dataset():
+    """Plain colours beside real pictures: red twice (same pixels), blue, white under another label,
+    black in test, and a grey with a faint wobble (std < 2: flat, though its hash no longer collides)."""
+    rng = np.random.default_rng(77)
+    A, B = smooth(rng), smooth(rng)
+
+    def plain(rgb):
+        return np.full((32, 32, 3), rgb, np.uint8)
+
+    wobble = np.clip(plain((120, 120, 120)).astype(int) + rng.integers(-1, 2, (32, 32, 1)), 0, 255).astype(np.uint8)
+    rows = [  # (image, split, label)
+        (plain((200, 30, 30)), "train", 0),   # 0 red
+        (plain((200, 30, 30)), "train", 0),   # 1 red again: exact pixels
+        (plain((20, 40, 220)), "train", 0),   # 2 blue
+        (plain((255, 255, 255)), "train", 1), # 3 white, another label
+        (wobble, "train", 0),                 # 4 nearly plain grey
+        (A, "train", 0),                      # 5
+        (np.clip(A.astype(int) + 3, 0, 255).astype(np.uint8), "train", 0),  # 6 near copy of 5
+        (B, "train", 1),                      # 7
+        (plain((0, 0, 0)), "test", 0),        # 8 black, in test
+    ]
+    return from_arrays("plain", ["c0", "c1"], np.stack([r[0] for r in rows]), np.array([r[2] for r in rows]),
+                       [r[1] for r in rows], [f"img{i}" for i in range(len(rows))])
+
+
+def test_plain_images_pair_as_flat_and_stay_out_of_groups(plain_dataset):
+    r = engine.find_duplicates(plain_dataset, SETTINGS)
+    kinds = pair_kinds(r)
+    plain = [0, 1, 2, 3, 8]
+    assert kinds[(0, 1)] == ("exact_pixels", "train")       # same pixels: still a copy
+    assert kinds[(5, 6)] == ("near", "train")
+    others = {k: v for k, v in kinds.items() if k not in ((0, 1), (5, 6))}
+    assert set(others) == {(a, b) for a in plain for b in plain if a < b} - {(0, 1)}
+    assert {v[0] for v in others.values()} == {"flat"} and kinds[(2, 8)] == ("flat", "train_test")
+    assert {g: sorted(df["id"]) for g, df in r.groups.groupby("group")} == {0: [0, 1], 5: [5, 6]}
+    assert r.leakage.empty and r.conflicts.empty and r.summary["n_conflict_groups"] == 0
+    assert r.summary["n_flat_images"] == 6 and r.summary["pairs_by_kind"]["flat"] == len(others)
+    assert r.images["flat"].tolist() == [True] * 5 + [False] * 3 + [True]
+    assert list(r.summary["pairs_by_kind"]) == ["exact_file", "exact_pixels", "flat", "near", "flip_rot"]
+
+
+def test_without_the_flat_rule_plain_images_are_near_duplicates(plain_dataset):
+    r = engine.find_duplicates(plain_dataset, {**SETTINGS, "flat_std": 0})
+    assert pair_kinds(r)[(2, 3)] == ("near", "train") and r.summary["n_flat_images"] == 0
+    assert len(r.leakage) == 4 and len(r.conflicts)  # black in test "leaked" from every plain train image
+
+
+def test_a_duplicate_decision_on_a_flat_pair_groups_it(plain_dataset, tmp_path):
+    dec = tmp_path / "decisions.csv"
+    dec.write_text("a,b,decision\nimg2,img3,duplicate\n")
+    r = engine.find_duplicates(plain_dataset, {**SETTINGS, "decisions": str(dec)})
+    assert pair_kinds(r)[(2, 3)] == ("manual", "train") and r.summary["decisions"]["duplicate_confirmed"] == 1
+    assert pair_kinds(r)[(0, 2)] == ("flat", "train")
+    assert sorted(r.groups.loc[r.groups["group"] == r.groups.set_index("id").loc[2, "group"], "id"]) == [2, 3]
+
+
+def test_low_information_reads_grey_and_colour_images():
+    from dupstudy.dedup import flat
+
+    grey = np.zeros((3, 8, 8, 1), np.uint8)
+    grey[1, :4] = 255                        # half white: plenty to see
+    grey[2] = np.arange(8, dtype=np.uint8)[:, None, None]  # a faint ramp, std 2.3
+    assert flat.low_information(grey, 2.0).tolist() == [True, False, False]
+    assert flat.low_information(grey, 3.0).tolist() == [True, False, True]
+    assert not flat.low_information(grey, 0).any()

@@ -35,6 +35,9 @@ def test_gallery_is_self_contained_with_upscaled_images(result, dataset, tmp_pat
     for kind in set(result.pairs["kind"]):
         assert f"<h2>{kind} &middot;" in text
     assert text.count("<tr>") == len(bands)
+    # each pair offers its decisions line, keyed by the two paths
+    assert len(re.findall(r"decisions line: <code>img\d+,img\d+,keep_both</code>", text)) == len(bands)
+    assert review.decision_line("a,1.png", 'b "2".png', "duplicate") == '"a,1.png","b ""2"".png",duplicate'
 
 
 def test_bands():
@@ -78,7 +81,7 @@ def test_decisions_keep_both_and_duplicate_change_the_groups(dataset, tmp_path):
 
 @pytest.mark.parametrize("line, words", [
     ("4,5,maybe", ["decisions.csv:2", "'maybe'", "keep_both"]),
-    ("4,99,duplicate", ["id 99 is not in the dataset"]),
+    ("4,99,duplicate", ["'99' is neither a path in the dataset nor an id (0..15)"]),
     ("4,nowhere.png,duplicate", ["'nowhere.png'"]),
     ("4,4,duplicate", ["same image"]),
 ])
@@ -100,7 +103,7 @@ def test_review_sample_is_seeded_with_empty_labels(result, dataset):  # noqa: F8
     assert list(s1.columns) == review.SAMPLE_COLUMNS
     assert len(s1) == 5 and s1.equals(s2) and (s1["label"] == "").all()
     assert set(zip(s1["a"], s1["b"])) <= set(zip(result.pairs["a"], result.pairs["b"]))
-    assert s1.iloc[0]["source_a"] == f"img{s1.iloc[0]['a']}"
+    assert s1.iloc[0]["path_a"] == f"img{s1.iloc[0]['a']}" and s1.iloc[0]["path_b"] == f"img{s1.iloc[0]['b']}"
     assert len(review.review_sample(result.pairs, dataset.manifest, n=1000)) == len(result.pairs)
 
 
@@ -141,7 +144,7 @@ def test_cli_review_files_decisions_and_precision(tmp_path):
     assert len(sample) == 1 and sample["label"].tolist() == [""]
     # a person says the copy is a different picture: the next run keeps both
     src = sample.iloc[0]
-    dec = write_decisions(tmp_path, [f"{src['source_a']},{src['source_b']},keep_both"])
+    dec = write_decisions(tmp_path, [f"{src['path_a']},{src['path_b']},keep_both"])
     sample["label"] = "no"
     sample.to_csv(tmp_path / "labelled.csv", index=False)
     proc = subprocess.run(run + ["--decisions", dec, "--precision-from", str(tmp_path / "labelled.csv")],

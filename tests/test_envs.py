@@ -20,8 +20,10 @@ def _split(req: str) -> tuple[str, str]:
 
 
 def _pyproject(root):
+    """The base dependencies and the study extra (the envs run the study), conda names -> versions."""
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    deps = {CONDA_NAME.get(n, n): s for n, s in map(_split, project["dependencies"])}
+    reqs = project["dependencies"] + project["optional-dependencies"]["study"]
+    deps = {CONDA_NAME.get(n, n): s for n, s in map(_split, reqs)}
     return deps, project["requires-python"]
 
 

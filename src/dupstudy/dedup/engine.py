@@ -5,14 +5,18 @@ ALL images (8 dihedral variants when enabled) -> exact radius search -> one row 
 pair, labelled with its most specific kind and its split scope -> keeper-star groups on the
 train split only (grouping.py) -> what to keep, leakage, label conflicts, per-class counts.
 
+Pairs that touch a plain, low-information image (flat.py) are kind `flat`: listed, but neither
+grouped, nor leakage, nor label conflicts.
+
 Optional steps: semantic duplicates (settings["semantic"]: EfficientNet-Lite0 embeddings, see
 embed.py) add a cosine column to every pair, confirming or not each hash pair, and add the pairs
 above the cosine threshold that no hash found (kind `semantic`); a decisions CSV
 (settings["decisions"], see review.py) removes the pairs a person marked keep_both and forces
 those marked duplicate (kind `manual` when no method found them), before grouping.
 
-Nothing is deleted: the result lists pairs, groups and the train ids to keep. Given the dataset,
-save() also writes review.html (a gallery of random pairs per kind and band) and
+Nothing is deleted: the result lists pairs, groups and the train ids to keep, every table naming
+its images by path beside their ids (paths.py), with images.csv from id to path. Given the
+dataset, save() also writes review.html (a gallery of random pairs per kind and band) and
 review_sample.csv (a random sample of pairs to label for a precision estimate).
 """
 
@@ -28,10 +32,12 @@ import pandas as pd
 
 from ..io import atomic_path, read_json, read_npy, write_json, write_npy, write_table
 from ..params import section_defaults
-from . import grouping, hashing, review, search
+from . import flat, grouping, hashing, paths, review, search
 
-KINDS = ("exact_file", "exact_pixels", "near", "flip_rot", "aligned", "semantic", "manual")  # most specific first
-BASE_KINDS = KINDS[:4]  # always in the summary; aligned / semantic / manual only when those steps are on
+# most specific first
+KINDS = ("exact_file", "exact_pixels", "flat", "near", "flip_rot", "aligned", "semantic", "manual")
+BASE_KINDS = KINDS[:KINDS.index("flip_rot") + 1]  # always in the summary; the others only when their step runs
+NEAR, FLIP_ROT = KINDS.index("near"), KINDS.index("flip_rot")
 SCOPES = ("train", "test", "train_test")
 REVIEW_PER_BAND, REVIEW_SAMPLE, REVIEW_SEED = 12, 100, 0
 PROGRESS_MIN_N = 20000
@@ -100,6 +106,7 @@ class DedupResult:
     per_class: pd.DataFrame
     summary: dict = field(default_factory=dict)
     prepared: object = field(default=None, repr=False, compare=False)  # for the review gallery
+    images: pd.DataFrame | None = field(default=None, repr=False)  # id -> path, split, label, class
 
     def save(self, out_dir: str | Path, review_files: bool = True) -> None:
         with atomic_path(out_dir, is_dir=True) as tmp:
@@ -115,6 +122,8 @@ class DedupResult:
         write_table(folder / "leakage.parquet", self.leakage)
         write_table(folder / "conflicts.parquet", self.conflicts)
         write_table(folder / "per_class.csv", self.per_class)
+        if self.images is not None:
+            write_table(folder / "images.csv", self.images)
         write_json(folder / "summary.json", self.summary)
 
 
@@ -128,6 +137,8 @@ def load(out_dir: str | Path) -> DedupResult:
         conflicts=pd.read_parquet(out_dir / "conflicts.parquet"),
         per_class=pd.read_csv(out_dir / "per_class.csv"),
         summary=read_json(out_dir / "summary.json"),
+        images=(pd.read_csv(out_dir / "images.csv", dtype={"path": str, "class": str}, keep_default_na=False)
+                if (out_dir / "images.csv").exists() else None),
     )
 
 
@@ -187,12 +198,14 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         exact.append(_pairs_within(sha, sha != ""))                        # exact_file
         exact.append(_pairs_within(m["pixel_md5"].to_numpy().astype(str)))  # exact_pixels
     found = _merge_pairs(near, exact, codes, threshold)
+    is_flat = flat.low_information(prepared.images, float(s["flat_std"]))
     seconds["pairs"] = time.perf_counter() - t
     if s["aligned"]:
-        found = _aligned(prepared.images, s, codes, found, progress, seconds)
+        found = _aligned(prepared.images, s, codes, found, is_flat, progress, seconds)
     if s["semantic"]:
         found, seconds["embed"], seconds["semantic_search"] = _semantic(prepared.images, s, codes, found, progress)
     t = time.perf_counter()
+    found = replace(found, rank=flat.relabel(found.rank, found.a, found.b, is_flat, KINDS))
     n_decisions = {}
     if s["decisions"]:
         found, n_decisions = _apply_decisions(review.load_decisions(s["decisions"], m), codes, found)
@@ -237,14 +250,17 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         "n_removed": int(len(train_ids) - len(kept)),
         "n_leaked_test": int(leakage["test_id"].nunique()),
         "n_conflicts": int(len(conflicts)),
+        "n_flat_images": int(is_flat.sum()),
         "settings": s,
-        "search_method": "multihash" if search.multihash_layout(codes.shape[1] * 8, threshold, n) else "flat",
+        "search_method": search.method_name(codes.shape[1] * 8, threshold, n, dihedral=variants is not None),
         "seconds": round(seconds["total"], 3),
         **({"hash_pairs_confirmed": _confirmed(pairs, float(s["cosine_threshold"]))} if s["semantic"] else {}),
         **({"decisions": n_decisions} if s["decisions"] else {}),
         "stage_seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
-    return DedupResult(pairs, groups, kept, leakage, conflicts, per_class, summary, prepared=prepared)
+    named = paths.name_files({"pairs": pairs, "groups": groups, "leakage": leakage, "conflicts": conflicts}, m)
+    return DedupResult(named["pairs"], named["groups"], kept, named["leakage"], named["conflicts"], per_class, summary,
+                       prepared=prepared, images=paths.images_table(m, prepared.classes).assign(flat=is_flat))
 
 
 # ---------------------------------------------------------------- pieces
@@ -256,8 +272,8 @@ def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: 
     where it is the distance under the best transform (the plain one is above the threshold by
     definition).
     """
-    near_rank = np.where(near.identity_distance <= threshold, 2, 3)  # near, else flip_rot
-    cand = [(near.a, near.b, near_rank, np.where(near_rank == 2, 0, near.transform), near.distance)]
+    near_rank = np.where(near.identity_distance <= threshold, NEAR, FLIP_ROT)
+    cand = [(near.a, near.b, near_rank, np.where(near_rank == NEAR, 0, near.transform), near.distance)]
     for rank, (a, b) in enumerate(exact):  # 0 = exact_file, 1 = exact_pixels
         cand.append((a, b, np.full(len(a), rank), np.zeros(len(a)), np.zeros(len(a))))
     a, b, rank, transform, best = (np.concatenate([c[i] for c in cand]).astype(np.int64) for i in range(5))
@@ -266,19 +282,20 @@ def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: 
     first = np.ones(len(a), bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     a, b, rank, transform, best = a[first], b[first], rank[first], transform[first], best[first]
-    distance = np.where(rank == 3, best, hashing.hamming(codes[a], codes[b]))
+    distance = np.where(rank == FLIP_ROT, best, hashing.hamming(codes[a], codes[b]))
     return Candidates(a, b, rank, transform, distance, np.full(len(a), np.nan), np.full(len(a), np.nan),
                       np.full(len(a), "", dtype=object))
 
 
-def _aligned(images, s, codes, found: Candidates, progress, seconds: dict) -> Candidates:
-    """Aligned pairs (aligned.py) above the threshold: the score and transform go on pairs already
-    found, the rest are added with kind `aligned`. Adds the seconds of each step to `seconds`."""
+def _aligned(images, s, codes, found: Candidates, is_flat, progress, seconds: dict) -> Candidates:
+    """Aligned pairs (aligned.py) above the threshold, flat images left out (nothing to align): the
+    score and transform go on pairs already found, the rest are added with kind `aligned`. Adds
+    the seconds of each step to `seconds`."""
     from . import aligned
 
     if aligned.too_small(images):
         warnings.warn(f"dedup.aligned skipped: {aligned.too_small(images)}", stacklevel=2)
-    hits = aligned.find(images, float(s["aligned_threshold"]), int(s["aligned_k"]), progress, seconds)
+    hits = aligned.find(images, float(s["aligned_threshold"]), int(s["aligned_k"]), is_flat, progress, seconds)
     n = len(codes)
     key, hit_key = found.key(n), hits.a * n + hits.b
     new = ~np.isin(hit_key, key)
@@ -327,6 +344,9 @@ def _apply_decisions(dec: pd.DataFrame, codes, found: Candidates) -> tuple[Candi
     counts = {"keep_both_removed": int(drop.sum()), "keep_both_not_found": int(is_keep.sum() - drop.sum())}
     found = found.take(~drop)
     dup = dkey[~is_keep]
+    # a person's duplicate outweighs the flat rule: such a pair is grouped, as a manual one
+    found = replace(found, rank=np.where(np.isin(found.key(n), dup) & (found.rank == KINDS.index(flat.KIND)),
+                                         KINDS.index("manual"), found.rank))
     add = dup[~np.isin(dup, key)]
     counts["duplicate_confirmed"] = int(len(dup) - len(add))
     counts["duplicate_added"] = int(len(add))
@@ -342,7 +362,7 @@ def _group_train(m: pd.DataFrame, pairs: pd.DataFrame, remove: bool):
     tm = m.loc[train_ids]
     pos_of = np.full(len(m), -1, np.int64)
     pos_of[train_ids] = np.arange(len(train_ids))
-    tp = pairs[pairs["scope"] == "train"]
+    tp = pairs[(pairs["scope"] == "train") & (pairs["kind"] != flat.KIND)]
     order = grouping.priority_order(tm["width"], tm["height"], tm["file_size"], tm["format"], train_ids)
     keeper = train_ids[grouping.group_pairs(len(train_ids), pos_of[tp["a"].to_numpy()],
                                             pos_of[tp["b"].to_numpy()], order)]
@@ -363,7 +383,7 @@ def _group_train(m: pd.DataFrame, pairs: pd.DataFrame, remove: bool):
 
 def _leakage(pairs: pd.DataFrame, split: np.ndarray) -> pd.DataFrame:
     """One row per (test image, train image) pair: the test image leaked from train."""
-    p = pairs[pairs["scope"] == "train_test"]
+    p = pairs[(pairs["scope"] == "train_test") & (pairs["kind"] != flat.KIND)]
     a_is_test = split[p["a"].to_numpy(np.int64)] == "test"
     out = pd.DataFrame({
         "test_id": np.where(a_is_test, p["a"], p["b"]),
@@ -376,7 +396,7 @@ def _leakage(pairs: pd.DataFrame, split: np.ndarray) -> pd.DataFrame:
 
 
 def _conflicts(pairs: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
-    c = pairs[pairs["label_a"] != pairs["label_b"]].copy()
+    c = pairs[(pairs["label_a"] != pairs["label_b"]) & (pairs["kind"] != flat.KIND)].copy()
     names = np.asarray(classes, dtype=object)
     c["class_a"] = names[c["label_a"].to_numpy(np.int64)] if len(c) else []
     c["class_b"] = names[c["label_b"].to_numpy(np.int64)] if len(c) else []

@@ -5,18 +5,21 @@
   random pairs for each kind and distance band. Hash kinds are banded by Hamming distance,
   semantic pairs by cosine similarity.
 * Decisions file, a CSV a person edits: columns `a,b,decision`, decision in {duplicate,
-  keep_both}. a and b are image ids (the manifest's `id`) or, for folder datasets, the
-  `source` paths shown in the gallery. Later runs apply it before grouping (engine.find_duplicates
-  with settings["decisions"]): keep_both removes that pair, duplicate forces it (added with kind
-  `manual` when the engine did not find it).
-* `review_sample`: a seeded random sample of N pairs with an empty `label` column; someone fills
-  it with yes/no (1/0, duplicate/keep_both, true/false) and `precision` estimates the share of
-  true duplicates among found pairs with a Wilson 95 % interval, overall and per kind.
+  keep_both}. a and b are the images' paths (the manifest's `source`, as the gallery and every
+  table show them), which stay the same when files are added to the folder; ids (the manifest's
+  `id`, which shift then) are still accepted where a value is not a path. Later runs apply it
+  before grouping (engine.find_duplicates with settings["decisions"]): keep_both removes that
+  pair, duplicate forces it (added with kind `manual` when the engine did not find it).
+* `review_sample`: a seeded random sample of N pairs, with both paths and an empty `label`
+  column; someone fills it with yes/no (1/0, duplicate/keep_both, true/false) and `precision`
+  estimates the share of true duplicates among found pairs with a Wilson 95 % interval, overall
+  and per kind.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import io
 import math
@@ -37,7 +40,7 @@ MIN_SIDE = 128  # images smaller than this are upscaled (nearest) in the gallery
 MAX_SIDE = 256  # larger ones are shrunk (keeps the page small)
 POSITIVE = {"1", "yes", "y", "true", "t", "duplicate", "dup"}
 NEGATIVE = {"0", "no", "n", "false", "f", "keep_both", "not", "different"}
-SAMPLE_COLUMNS = ["a", "b", "kind", "scope", "distance", "source_a", "source_b", "label"]
+SAMPLE_COLUMNS = ["a", "b", "path_a", "path_b", "kind", "scope", "distance", "label"]
 
 
 class DecisionsError(BadInput, ValueError):
@@ -102,6 +105,13 @@ def _png_b64(image: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def decision_line(path_a: str, path_b: str, decision: str) -> str:
+    """One line of a decisions CSV, quoted as CSV needs (a path may hold a comma)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([path_a, path_b, decision])
+    return buf.getvalue()
+
+
 def _describe(m: pd.DataFrame, classes, i: int) -> str:
     r = m.loc[i]
     label = int(r["label"])
@@ -146,9 +156,10 @@ def gallery(pairs: pd.DataFrame, images: np.ndarray, manifest: pd.DataFrame, out
         "h2{margin-top:1.5em}code{background:#eee}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{len(pairs)} pairs in all; up to {per_band} random pairs per kind and band (seed {seed}). "
-        "To correct the engine, add lines <code>a,b,decision</code> (decision = <code>duplicate</code> or "
-        "<code>keep_both</code>) to a decisions CSV and pass it as <code>dedup.decisions</code> "
-        "(or <code>--decisions</code>); the next run applies it before grouping. To estimate precision, "
+        "To correct the engine, copy a pair's line into a decisions CSV with the header <code>a,b,decision</code> "
+        "(a and b are the two paths; decision <code>duplicate</code> or <code>keep_both</code>) and pass it as "
+        "<code>dedup.decisions</code> (or <code>--decisions</code>); the next run applies it before grouping, "
+        "whatever files were added since. To estimate precision, "
         "fill the <code>label</code> column of review_sample.csv and run <code>dupstudy precision</code>.</p>",
     ]
     if not len(chosen):
@@ -168,9 +179,11 @@ def gallery(pairs: pd.DataFrame, images: np.ndarray, manifest: pd.DataFrame, out
             score = getattr(r, "aligned_score", np.nan)
             if score is not None and not pd.isna(score):
                 extra += f", aligned {html.escape(str(r.alignment))} (detail {float(score):.2f})"
-            out.append(f"<tr><td>{img(a)}</td><td>{img(b)}</td><td><b>{a},{b}</b> &middot; "
+            line = decision_line(str(m.at[a, "source"]), str(m.at[b, "source"]), "keep_both")
+            out.append(f"<tr><td>{img(a)}</td><td>{img(b)}</td><td><b>ids {a}, {b}</b> &middot; "
                        f"{html.escape(str(r.scope))}<br>{extra}<br><br>A: {_describe(m, classes, a)}<br><br>"
-                       f"B: {_describe(m, classes, b)}</td></tr>")
+                       f"B: {_describe(m, classes, b)}<br><br>decisions line: <code>{html.escape(line)}</code>"
+                       f"</td></tr>")
         out.append("</table>")
     out.append("</body></html>\n")
     out_path = Path(out_path)
@@ -183,8 +196,10 @@ def gallery(pairs: pd.DataFrame, images: np.ndarray, manifest: pd.DataFrame, out
 def load_decisions(path: str | Path, manifest: pd.DataFrame) -> pd.DataFrame:
     """Read a decisions CSV into unordered id pairs a < b with their decision.
 
-    a/b may be ids or `source` paths; unknown ids, unknown decisions and a pair given both
-    decisions are errors naming the line. A repeated identical line is fine.
+    a/b are `source` paths, or ids where a value is no path in the dataset (an older file: ids
+    shift when files are added, so attrs["by_id"] counts the lines that use one). Unknown paths or
+    ids, unknown decisions and a pair given both decisions are errors naming the line. A repeated
+    identical line is fine.
     """
     path = Path(path)
     d = read_user_csv(path)
@@ -192,49 +207,61 @@ def load_decisions(path: str | Path, manifest: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise DecisionsError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected a,b,decision")
     n = len(manifest)
-    by_source = {str(s): int(i) for s, i in zip(manifest["source"], manifest["id"])} if "source" in manifest else {}
+    by_source = {str(s): int(i) for s, i in zip(manifest["source"], manifest["id"])}
+    source = dict(zip(by_source.values(), by_source))
 
-    def to_id(v: str, line: int) -> int:
+    def to_id(v: str, line: int) -> tuple[int, bool]:
+        for text in (v, v.strip()):  # a path first: a file may be named "12"
+            if text in by_source:
+                return by_source[text], False
         v = v.strip()
         if v.lstrip("-").isdigit():
             i = int(v)
             if 0 <= i < n:
-                return i
-            raise DecisionsError(f"{path}:{line}: id {i} is not in the dataset (0..{n - 1})")
-        if v in by_source:
-            return by_source[v]
-        raise DecisionsError(f"{path}:{line}: {v!r} is neither an id nor a source in the dataset")
+                return i, True
+            raise DecisionsError(f"{path}:{line}: {v!r} is neither a path in the dataset nor an id (0..{n - 1})")
+        raise DecisionsError(f"{path}:{line}: {v!r} is not a path in the dataset (paths as in images.csv)")
 
-    rows = []
+    rows, by_id = [], 0
     for k, r in enumerate(d.itertuples(index=False), start=2):
         dec = str(r.decision).strip().lower()
         if dec not in DECISIONS:
             raise DecisionsError(f"{path}:{k}: decision {r.decision!r}; allowed: {', '.join(DECISIONS)}")
-        a, b = to_id(str(r.a), k), to_id(str(r.b), k)
+        (a, a_id), (b, b_id) = to_id(str(r.a), k), to_id(str(r.b), k)
         if a == b:
-            raise DecisionsError(f"{path}:{k}: a and b are the same image ({a})")
+            raise DecisionsError(f"{path}:{k}: a and b are the same image ({source[a]})")
         rows.append((min(a, b), max(a, b), dec))
+        by_id += a_id or b_id
     out = pd.DataFrame(rows, columns=["a", "b", "decision"]).drop_duplicates()
     clash = out[out.duplicated(["a", "b"], keep=False)]
     if len(clash):
         a, b = clash.iloc[0][["a", "b"]]
-        raise DecisionsError(f"{path}: pair {a},{b} is marked both duplicate and keep_both")
-    return out.astype({"a": np.int64, "b": np.int64}).reset_index(drop=True)
+        raise DecisionsError(f"{path}: pair {source[a]},{source[b]} is marked both duplicate and keep_both")
+    out = out.astype({"a": np.int64, "b": np.int64}).reset_index(drop=True)
+    out.attrs["by_id"] = by_id
+    return out
+
+
+def decisions_by_path(decisions: pd.DataFrame, manifest: pd.DataFrame) -> pd.DataFrame:
+    """load_decisions' pairs as a decisions CSV keyed by path (a, b, decision), sorted by path."""
+    source = manifest.set_index("id")["source"].astype(str)
+    out = pd.DataFrame({"a": source.loc[decisions["a"]].to_numpy(), "b": source.loc[decisions["b"]].to_numpy(),
+                        "decision": decisions["decision"].to_numpy()})
+    return out.sort_values(["a", "b"]).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- sample and precision
 
 def review_sample(pairs: pd.DataFrame, manifest: pd.DataFrame, n: int = 100, seed: int = 0) -> pd.DataFrame:
-    """A seeded uniform random sample of n pairs (all when fewer), with an empty label column."""
+    """A seeded uniform random sample of n pairs (all when fewer), with both paths and an empty label column."""
     rng = np.random.default_rng(seed)
     take = np.sort(rng.choice(len(pairs), size=min(n, len(pairs)), replace=False)) if len(pairs) else []
     s = pairs.iloc[take]
-    src = manifest.set_index("id")["source"] if "source" in manifest else None
+    src = manifest.set_index("id")["source"]
     return pd.DataFrame({
         "a": s["a"].to_numpy(np.int64), "b": s["b"].to_numpy(np.int64),
+        "path_a": src.loc[s["a"]].to_numpy(), "path_b": src.loc[s["b"]].to_numpy(),
         "kind": s["kind"].to_numpy(), "scope": s["scope"].to_numpy(), "distance": s["distance"].to_numpy(),
-        "source_a": src.loc[s["a"]].to_numpy() if src is not None else "",
-        "source_b": src.loc[s["b"]].to_numpy() if src is not None else "",
         "label": "",
     }, columns=SAMPLE_COLUMNS)
 

@@ -1,13 +1,13 @@
 """Exact Hamming radius search over packed binary codes, in chunks (no N x N matrix).
 
-Two FAISS back ends, both exact:
-* 'flat'      IndexBinaryFlat: brute force, N*M popcounts; queries go in chunks so memory
+Two back ends, both exact:
+* 'flat'      FAISS IndexBinaryFlat: brute force, N*M popcounts; queries go in chunks so memory
               stays linear in N.
-* 'multihash' IndexBinaryMultiHash: the code is cut into nhash disjoint substrings of b bits and
-              each query probes every bucket within nflip bit flips of its own substrings. With
-              nhash * (nflip + 1) > threshold this is exact (pigeonhole: a pair within
-              `threshold` bits differs in at most nflip bits on at least one substring); FAISS
-              then checks the full distance of each candidate. For 64-bit codes at threshold 4
+* 'multihash' multi-index hashing (multiindex.py): the code is cut into nhash disjoint substrings
+              of b bits and each query probes every bucket within nflip bit flips of its own
+              substrings. With nhash * (nflip + 1) > threshold this is exact (pigeonhole: a pair
+              within `threshold` bits differs in at most nflip bits on at least one substring);
+              each candidate's full distance is then checked. For 64-bit codes at threshold 4
               the layout is 3 tables of 21 bits with 1 flip.
 'auto' estimates both costs (see multihash_layout) and takes the cheaper back end.
 
@@ -22,12 +22,15 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from . import multiindex
 from .hashing import hamming
 
-MAX_MULTIHASH_BITS = 32
-# Measured on the 2-core box (faiss 1.15): one bucket probe or one candidate check costs about
-# 100 ns; IndexBinaryFlat compares about 1.5e9 64-bit codes per second per core (0.6 ns).
-FLAT_COST_PER_CODE64 = 0.006   # in units of one probe / candidate
+MAX_MULTIHASH_BITS = multiindex.MAX_TABLE_BITS
+# Measured on the 2-core box (numpy 2.4, faiss 1.15): one multihash probe (a query's key, or one
+# of its flipped keys, in one table) costs about 75 ns and one candidate check about 25 ns;
+# IndexBinaryFlat compares about 1.5e9 64-bit codes per second per core (0.6 ns).
+CANDIDATE_COST = 0.33          # in units of one probe
+FLAT_COST_PER_CODE64 = 0.008   # in units of one probe
 DEFAULT_CHUNK = 16384
 
 
@@ -51,45 +54,16 @@ def multihash_layout(nbits: int, threshold: int, n_db: int, force: bool = False)
         if b < 1 or nflip > b:
             continue
         probes = nhash * sum(math.comb(b, k) for k in range(nflip + 1))
-        cost = probes * (1 + n_db / 2.0 ** b)
+        cost = probes * (1 + CANDIDATE_COST * n_db / 2.0 ** b)
         if cost < best_cost:
             best, best_cost = (nhash, b, nflip), cost
     flat_cost = n_db * FLAT_COST_PER_CODE64 * nbits / 64
     return best if force or best_cost < flat_cost else None
 
 
-class _Index:
-    """A FAISS binary index over db, plus the fixed bit shuffle used for multihash.
-
-    Perceptual hashes are not uniform bit strings: phash's first bit (the DC term) is always 1
-    and neighbouring bits are correlated, so contiguous substrings crowd into few buckets and
-    multihash slows down several-fold. A fixed random permutation of the bit positions,
-    applied to db and queries alike, leaves every Hamming distance unchanged and spreads that
-    structure over all tables.
-    """
-
-    def __init__(self, db: np.ndarray, threshold: int, method: str):
-        if method not in ("auto", "flat", "multihash"):
-            raise ValueError(f"unknown search method {method!r}")
-        nbits = db.shape[1] * 8
-        layout = None if method == "flat" else multihash_layout(nbits, threshold, len(db), force=method == "multihash")
-        self.perm = None
-        if layout:
-            nhash, b, nflip = layout
-            self.index = faiss.IndexBinaryMultiHash(nbits, nhash, b)
-            self.index.nflip = nflip
-            self.perm = np.random.default_rng(0).permutation(nbits)
-        else:
-            self.index = faiss.IndexBinaryFlat(nbits)
-        self.index.add(self._prep(db))
-
-    def _prep(self, codes: np.ndarray) -> np.ndarray:
-        if self.perm is None:
-            return codes
-        return np.packbits(np.unpackbits(codes, axis=1)[:, self.perm], axis=1)
-
-    def range_search(self, queries: np.ndarray, radius: int):
-        return self.index.range_search(self._prep(queries), radius)
+def method_name(nbits: int, threshold: int, n: int, dihedral: bool = False) -> str:
+    """The back end 'auto' takes in self_pairs over n codes (with dihedral, 8 codes per image are the db)."""
+    return "multihash" if multihash_layout(nbits, threshold, n * (8 if dihedral else 1)) else "flat"
 
 
 def _chunks(n: int, chunk: int, progress: bool, desc: str):
@@ -102,12 +76,26 @@ def _chunks(n: int, chunk: int, progress: bool, desc: str):
 
 
 def radius_search(queries: np.ndarray, db: np.ndarray, threshold: int, method: str = "auto",
-                  chunk: int = DEFAULT_CHUNK, progress: bool = False, index=None):
+                  chunk: int = DEFAULT_CHUNK, progress: bool = False):
     """All (query_idx, db_idx, distance) with Hamming distance <= threshold, sorted by (query, db)."""
     queries, db = _as_codes(queries), _as_codes(db)
     if queries.shape[1] != db.shape[1]:
         raise ValueError("queries and db codes differ in length")
-    index = index if index is not None else _Index(db, threshold, method)
+    if method not in ("auto", "flat", "multihash"):
+        raise ValueError(f"unknown search method {method!r}")
+    nbits = db.shape[1] * 8
+    layout = None if method == "flat" else multihash_layout(nbits, threshold, len(db), force=method == "multihash")
+    if layout:
+        q, d, h = multiindex.range_search(queries, db, threshold, layout, chunk, progress)
+    else:
+        q, d, h = _flat_search(queries, db, threshold, chunk, progress)
+    order = np.lexsort((d, q))
+    return q[order], d[order], h[order]
+
+
+def _flat_search(queries: np.ndarray, db: np.ndarray, threshold: int, chunk: int, progress: bool):
+    index = faiss.IndexBinaryFlat(db.shape[1] * 8)
+    index.add(db)
     qs, ds, dist = [], [], []
     for s in _chunks(len(queries), chunk, progress, "hash search"):
         lims, d, i = index.range_search(queries[s:s + chunk], threshold + 1)
@@ -116,9 +104,7 @@ def radius_search(queries: np.ndarray, db: np.ndarray, threshold: int, method: s
         dist.append(d.astype(np.int64))
     if not qs:
         return (np.zeros(0, np.int64),) * 3
-    q, d, h = np.concatenate(qs), np.concatenate(ds), np.concatenate(dist)
-    order = np.lexsort((d, q))
-    return q[order], d[order], h[order]
+    return np.concatenate(qs), np.concatenate(ds), np.concatenate(dist)
 
 
 def _min_per_pair(q, d, dist, t):
@@ -132,18 +118,19 @@ def _min_per_pair(q, d, dist, t):
 
 def dihedral_search(query_variants: np.ndarray, db: np.ndarray, threshold: int, method: str = "auto",
                     chunk: int = DEFAULT_CHUNK, progress: bool = False):
-    """Query with all 8 flips/rotations of each query against the db's identity codes.
+    """Every flip/rotation of each query against the db's identity codes.
 
     query_variants: (Nq, 8, nbytes) from hashing.dihedral_codes; db: (Nd, nbytes).
     Returns (query_idx, db_idx, min distance, transform index of that min; identity wins ties).
+
+    The same pairs come from one search with the variants as the database and the db's codes as
+    the queries: Nd probes rather than 8 * Nq, which is what multihash spends its time on.
     """
     query_variants, db = np.asarray(query_variants), _as_codes(db)
-    index = _Index(db, threshold, method)
-    parts = []
-    for t in range(query_variants.shape[1]):
-        q, d, dist = radius_search(query_variants[:, t], db, threshold, chunk=chunk, progress=progress, index=index)
-        parts.append((q, d, dist, np.full(len(q), t, np.int64)))
-    return _min_per_pair(*(np.concatenate(c) for c in zip(*parts)))
+    nq, nt, nbytes = query_variants.shape
+    d, k, dist = radius_search(db, query_variants.reshape(nq * nt, nbytes), threshold, method=method, chunk=chunk,
+                               progress=progress)
+    return _min_per_pair(k // nt, d, dist, k % nt)
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 The same engine and defaults as the pipeline's dedup stage; every output is checked before
 any work, results and export are committed together, and a bad input is one line (BadInput).
+Any tree of images is accepted: <split>/<class>/<file> gives leakage and label conflicts, any
+other is one collection (datasets/layout.py; --layout chooses where the tree is mixed).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from ..errors import BadInput
 
 def run(args) -> int:
     """`dupstudy dedup PATH`: the parsed command line in, results (and the export) out; exit code 0."""
-    from ..datasets import load_source
+    from ..datasets.folder import load_folder
+    from ..datasets.layout import describe
     from ..io import atomic_dirs, write_table
     from ..params import check_section, load, section_defaults
     from .engine import find_duplicates
@@ -24,7 +27,7 @@ def run(args) -> int:
     outputs = {"--out": Path(args.out), **({"--export": Path(args.export)} if args.export else {})}
     _check_outputs(outputs, source)
     settings = load(args.params)["dedup"] if args.params else section_defaults("dedup")
-    for key in ("hash", "hash_size", "threshold", "dihedral", "semantic", "cosine_threshold", "aligned",
+    for key in ("hash", "hash_size", "threshold", "dihedral", "flat_std", "semantic", "cosine_threshold", "aligned",
                 "aligned_threshold", "decisions"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
@@ -34,7 +37,7 @@ def run(args) -> int:
         from .embed import weights_path
 
         weights_path()
-    from .review import format_precision, precision, read_user_csv
+    from .review import decisions_by_path, format_precision, load_decisions, precision, read_user_csv
 
     for csv in (settings["decisions"], args.precision_from):
         if csv:
@@ -43,19 +46,26 @@ def run(args) -> int:
     with contextlib.ExitStack() as stack:
         for path in outputs.values():
             stack.enter_context(outdir.locked(path))
-        data = load_source({"name": "folder", "folder": str(source)})
+        data = load_folder(source, layout=args.layout)
         result = find_duplicates(data, settings, progress=True)
+        result.summary["layout"] = data.source["layout"]
+        # the decisions as applied, keyed by path: an older file that names images by id comes out
+        # as one that still holds after files are added
+        decisions = load_decisions(settings["decisions"], data.manifest) if settings["decisions"] else None
         if args.precision_from:
             result.summary["precision"] = precision(args.precision_from)
         # Results and export are committed together or not at all.
         with atomic_dirs(*outputs.values()) as tmps:
             result.write_into(tmps[0])
             write_table(tmps[0] / "rejected.csv", data.rejected)
+            if decisions is not None:
+                write_table(tmps[0] / "decisions.csv", decisions_by_path(decisions, data.manifest))
             if args.export:
                 from .export import export_into
 
                 done = export_into(data, result.kept_train_ids, tmps[1], mode=args.export_mode)
     s = result.summary
+    print(describe(s["layout"]))
     if args.export:
         print(f"exported {done['train']} train and {done['test']} test images to {args.export} ({args.export_mode})"
               + "".join(f"\n  not exported: {rel}: {why}" for rel, why in done["failed"]))
@@ -66,6 +76,9 @@ def run(args) -> int:
         d = s["decisions"]
         print(f"decisions applied: {d['keep_both_removed']} pairs kept apart, {d['duplicate_added']} added, "
               f"{d['duplicate_confirmed']} confirmed")
+        if decisions.attrs["by_id"]:
+            print(f"note: {decisions.attrs['by_id']} decisions name images by id, and ids shift when files are "
+                  f"added; {Path(args.out) / 'decisions.csv'} holds them by path: pass that one from now on")
     if args.precision_from:
         print(format_precision(s["precision"]))
     return 0
@@ -83,10 +96,10 @@ def _dedup_source(source: Path) -> Path:
         raise BadInput(f"{source}: cannot be read ({err.strerror})") from None
     if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
         raise BadInput(f"{source}: not a folder or an archive file (a device, FIFO or socket); "
-                       f"give a folder <split>/<class>/<file> or a .tar.gz of one")
+                       f"give a folder of images or a .tar.gz of one")
     if stat.S_ISREG(mode) and not _opens_as_tar(source):
         raise BadInput(f"{source}: a file that is not a tar archive (.tar, .tar.gz, .tar.bz2, .tar.xz); "
-                       f"give a folder <split>/<class>/<file> or a tar archive of one")
+                       f"give a folder of images or a tar archive of one")
     return source
 
 

@@ -157,7 +157,10 @@ class _Sections:
             blocks.append(_p(f"Exact duplicates (file and pixel checksums) and near duplicates ({dd.get('hash', '–')} "
                              f"hash, {dd.get('hash_size', '–')}×{dd.get('hash_size', '–')} bits, Hamming distance ≤ "
                              f"{dd.get('threshold', '–')}" + (", flips and 90° rotations included" if dd.get("dihedral")
-                                                              else "") + ") were searched within and across splits."))
+                                                              else "") + ") were searched within and across splits."
+                             + (f" Pairs that touch a plain image (grey-level standard deviation below "
+                                f"{dd['flat_std']:g}) are counted as kind flat and never removed: a plain image's "
+                                f"hash holds no picture." if dd.get("flat_std") else "")))
         else:
             blocks.append(_p("Exact duplicates (checksums) and near duplicates (perceptual hashes) were searched "
                              "within and across splits."))
