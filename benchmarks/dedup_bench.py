@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import platform
 import resource
@@ -360,6 +361,9 @@ def speed(args, out):
         rows.append((label, n, decode + el, f"decode {decode:.1f} s + hash/search/group {el:.1f} s; "
                      f"{r.summary['n_pairs']:,} pairs ({r.summary['search_method']})"))
         print(rows[-1], flush=True)
+    for flags in ([], ["--aligned"], ["--no-aligned"]):
+        rows.append(cli_run(archive, n, flags))
+        print(rows[-1], flush=True)
     if embed.available() and not args.no_semantic:
         import torch
 
@@ -403,6 +407,31 @@ def speed(args, out):
     for label, k, sec, detail in rows:
         lines.append(f"| {label} | {k:,} | {sec:.1f} | {k / sec:,.0f} | {detail} |")
     out.extend(lines + [""])
+
+
+# the CLI, then its own peak memory (VmHWM, see peak_rss_kib) on stderr as it exits
+CLI_WITH_PEAK = ("import atexit, sys\n"
+                 "atexit.register(lambda: print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')),"
+                 " file=sys.stderr))\n"
+                 "from dupstudy.cli import main\nmain(sys.argv[1:])")
+
+
+def cli_run(archive: Path, n: int, flags: list[str]):
+    """`dupstudy dedup ARCHIVE` as a user runs it, in a child process: wall time from start to exit
+    (decoding included) and the child's peak resident memory."""
+    with tempfile.TemporaryDirectory(prefix="dedup_bench_cli_") as tmp:
+        cmd = [sys.executable, "-c", CLI_WITH_PEAK, "dedup", str(archive), "--out", f"{tmp}/out", *flags]
+        t = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        el = time.perf_counter() - t
+        if proc.returncode:
+            sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+        peak = int(proc.stderr.rsplit("VmHWM:", 1)[1].split()[0]) / 1024
+        summary = json.loads(Path(f"{tmp}/out/summary.json").read_text())
+    kinds = ", ".join(f"{k} {v:,}" for k, v in summary["pairs_by_kind"].items() if v)
+    steps = ", ".join(f"{k} {v:.0f} s" for k, v in summary["stage_seconds"].items() if k != "total" and v >= 0.5)
+    return (f"ours `dupstudy dedup{''.join(' ' + f for f in flags)}` (CLI, defaults otherwise)", n, el,
+            f"peak {peak:,.0f} MiB; {steps}; pairs: {kinds}")
 
 
 def mobilenet_proxy(images: np.ndarray):

@@ -12,10 +12,11 @@ for train-train and test-train pairs; up to PER_STRATUM pairs are drawn at rando
 sample names both images by path and stratum, never by a method's score: the scores are recomputed
 by whatever is scored, so the set does not favour the method that drew it beyond the pool.
 
-score: each PAIRS.csv lists the pairs one run reported (columns path_a, path_b; any other columns
-are ignored). For each, recall (labelled duplicates reported / labelled duplicates), precision
-(labelled duplicates / labelled pairs reported) with Wilson 95 % intervals, overall and by stratum
-kind, on the labelled set as drawn (not reweighted to the pool).
+score: each PAIRS file lists the pairs one run reported (columns path_a, path_b; a .csv, or the
+pairs.parquet of a dupstudy dedup run; other columns are ignored). For each, recall (labelled
+duplicates reported / labelled duplicates) and precision (labelled duplicates / labelled pairs
+reported) with Wilson 95 % intervals, overall and by stratum kind, on the labelled set as drawn
+(not reweighted to the pool).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pandas as pd
 from dedup_bench import read_cifar  # benchmarks/ is on sys.path when a script here runs
 
 from dupstudy.dedup import aligned, flat, hashing, search
+from dupstudy.dedup.engine import LISTED_ONLY
 from dupstudy.params import section_defaults
 from dupstudy.stats import wilson_interval
 
@@ -107,22 +109,58 @@ def sheets(args) -> None:
 
 def score(args) -> None:
     lab = pd.read_csv(LABELS, keep_default_na=False)
-    lab = lab[lab["label"] != ""]
+    lab = lab[lab["label"] != ""].reset_index(drop=True)
     if lab.empty:
         sys.exit(f"{LABELS}: no labels yet")
-    key = [frozenset(x) for x in zip(lab["path_a"], lab["path_b"])]
     positive = lab["label"].isin(POSITIVE).to_numpy()
     kind = lab["stratum"].str.rsplit(" ", n=1).str[0].to_numpy()
-    print(f"{len(lab)} labelled pairs, {positive.sum()} duplicates ({', '.join(POSITIVE)})")
-    for path in args.pairs:
-        rep = pd.read_csv(path, usecols=["path_a", "path_b"])
-        found = {frozenset(x) for x in zip(rep["path_a"], rep["path_b"])}
-        reported = np.array([k in found for k in key])
-        print(f"\n{path}: {reported.sum()} labelled pairs reported")
-        for name, sel in [("all", np.ones(len(lab), bool))] + [(k, kind == k) for k in sorted(set(kind))]:
+    counts = lab["label"].value_counts().to_dict()
+    print(f"{len(lab)} labelled pairs: {counts}; duplicates = {', '.join(POSITIVE)}")
+    runs = [(str(path), _reported_in(path, lab)) for path in args.pairs]
+    if args.imagededup:
+        runs += _imagededup_runs(lab, args.imagededup)
+    print("\n| run | kind of pair | recall | precision |\n|---|---|---|---|")
+    for name, reported in runs:
+        for part, sel in [("all", np.ones(len(lab), bool))] + [(k, kind == k) for k in sorted(set(kind))]:
             tp = int((reported & positive & sel).sum())
             n_pos, n_rep = int((positive & sel).sum()), int((reported & sel).sum())
-            print(f"  {name:16s} recall {_fmt(tp, n_pos)}  precision {_fmt(tp, n_rep)}")
+            print(f"| {name} | {part} | {_fmt(tp, n_pos)} | {_fmt(tp, n_rep)} |")
+
+
+def _reported_in(path, lab: pd.DataFrame) -> np.ndarray:
+    """Which labelled pairs a run's pairs file reports."""
+    if str(path).endswith(".parquet"):  # flat and unaligned pairs are listed, not claimed as duplicates
+        rep = pd.read_parquet(path, columns=["path_a", "path_b", "kind"])
+        rep = rep[~rep["kind"].isin(LISTED_ONLY)]
+    else:
+        rep = pd.read_csv(path, usecols=["path_a", "path_b"])
+    found = {frozenset(map(_tail, x)) for x in zip(rep["path_a"], rep["path_b"])}
+    return np.array([frozenset(map(_tail, x)) in found for x in zip(lab["path_a"], lab["path_b"])])
+
+
+def _imagededup_runs(lab: pd.DataFrame, thresholds: list[int]) -> list[tuple[str, np.ndarray]]:
+    """imagededup's hash methods, pair by pair: its find_duplicates reports a pair exactly when the
+    two images' hashes are within max_distance_threshold bits, so hashing the labelled images and
+    comparing each pair gives what a run over all 60,000 would report for these pairs."""
+    from dedup_bench import _imagededup
+
+    images, paths = read_cifar()
+    index = {_tail(p): i for i, p in enumerate(paths)}
+    ia = np.array([index[_tail(p)] for p in lab["path_a"]])
+    ib = np.array([index[_tail(p)] for p in lab["path_b"]])
+    used = np.unique(np.concatenate([ia, ib]))
+    row = np.searchsorted(used, np.arange(len(images)))
+    out = []
+    for method in ("PHash", "DHash", "AHash", "WHash"):
+        codes = _imagededup(method)(images[used])
+        dist = hashing.hamming(codes[row[ia]], codes[row[ib]])
+        out += [(f"imagededup {method}, max_distance_threshold {t}", dist <= t) for t in thresholds]
+    return out
+
+
+def _tail(path: str) -> str:
+    """split/class/file: the part of a CIFAR path every tool names alike (archive folders differ)."""
+    return "/".join(str(path).split("/")[-3:])
 
 
 def _fmt(k: int, n: int) -> str:
@@ -140,7 +178,9 @@ def main() -> None:
     sh.add_argument("--per-sheet", type=int, default=24)
     sh.set_defaults(func=sheets)
     sc = sub.add_parser("score", help="recall and precision of reported pairs on the labels")
-    sc.add_argument("pairs", nargs="+", help="CSV files with path_a, path_b columns")
+    sc.add_argument("pairs", nargs="*", help="pairs files (.csv or a run's pairs.parquet) with path_a, path_b")
+    sc.add_argument("--imagededup", nargs="*", type=int, metavar="BITS",
+                    help="also imagededup's hash methods at these max_distance_thresholds (e.g. 10 4)")
     sc.set_defaults(func=score)
     args = ap.parse_args()
     args.func(args)

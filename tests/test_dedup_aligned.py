@@ -7,7 +7,9 @@ import io
 
 import numpy as np
 import pytest
+from image_helpers import smooth
 from PIL import Image, ImageEnhance
+from scipy.fft import idctn
 from sklearn.datasets import load_sample_images
 
 from dupstudy.datasets.prepared import from_arrays
@@ -121,14 +123,14 @@ def test_flat_images_are_left_to_the_flat_rule(planted):
 
 
 def test_tiny_images_are_not_aligned():
-    """8x8 sources have no detail left to align: the step is skipped with a warning, not guessed."""
+    """8x8 sources have no detail left to align: the step is skipped, and the summary says why."""
     rng = np.random.default_rng(0)
     tiny = rng.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
     assert aligned.too_small(tiny)
     assert len(aligned.find(np.concatenate([tiny, tiny[:, ::-1]]), THRESHOLD)) == 0
     data = dataset("tiny", tiny)
-    with pytest.warns(UserWarning, match="aligned skipped"):
-        engine.find_duplicates(data, {"aligned": True})
+    summary = engine.find_duplicates(data, {"aligned": True}).summary
+    assert "8x8" in summary["aligned_skipped"] and summary["pairs_by_kind"]["aligned"] == 0
 
 
 def test_ncc_matches_brute_force():
@@ -153,8 +155,8 @@ def test_engine_reports_aligned_kind_with_its_transform(planted):
     n = len(images)
     split = np.where(np.arange(n) % 3 == 0, "test", "train")
     data = dataset("photos", images, split)
-    off = engine.find_duplicates(data, {})
-    on = engine.find_duplicates(data, {"aligned": True})
+    off = engine.find_duplicates(data, {"aligned": False})
+    on = engine.find_duplicates(data, {})  # on by default
     assert "aligned" not in set(off.pairs["kind"]) and off.pairs["aligned_score"].isna().all()
     got = on.pairs.set_index(["a", "b"])
     for name, pair in pairs.items():
@@ -164,3 +166,23 @@ def test_engine_reports_aligned_kind_with_its_transform(planted):
         assert row["alignment"].startswith(("shift", "zoom")) or "mirror" in row["alignment"], name
     assert on.summary["pairs_by_kind"]["aligned"] >= 4   # the shifted and zoomed copies no hash finds
     assert on.summary["n_leaked_test"] >= off.summary["n_leaked_test"]
+
+
+def test_hash_pairs_the_alignment_rejects_are_listed_not_removed():
+    """Two different pictures on one layout (the same smooth light, different fine texture) hash
+    alike; the alignment check sees their detail differ, so the pair is `unaligned`: listed with its
+    score, never grouped. Without the check it is a near duplicate and one image is removed."""
+    rng = np.random.default_rng(0)
+    base = smooth(rng).astype(float)
+
+    def texture():  # only frequencies a 64-bit pHash does not read (its 8 x 8 lowest DCT terms are 0)
+        c = rng.normal(0, 12, (32, 32))
+        c[:8, :8] = 0
+        return idctn(c, norm="ortho")[..., None]
+
+    images = np.stack([np.clip(base + texture(), 0, 255).astype(np.uint8) for _ in range(2)])
+    off = engine.find_duplicates(dataset("layout", images), {"aligned": False}).pairs
+    assert list(off["kind"]) == ["near"]
+    on = engine.find_duplicates(dataset("layout", images), {"aligned": True})
+    assert list(on.pairs["kind"]) == ["unaligned"] and on.pairs["aligned_score"].iloc[0] < THRESHOLD
+    assert len(on.groups) == 0 and len(on.kept_train_ids) == 2

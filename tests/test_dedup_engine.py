@@ -13,7 +13,8 @@ from PIL import Image
 from dupstudy.datasets.prepared import from_arrays
 from dupstudy.dedup import engine, grouping, hashing, search
 
-SETTINGS = {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": True, "remove": True}
+SETTINGS = {"exact": True, "hash": "phash", "hash_size": 8, "threshold": 4, "dihedral": True, "remove": True,
+            "aligned": False}  # the hash engine alone: tests/test_dedup_aligned.py covers alignment
 
 
 def smooth(rng, size=32):

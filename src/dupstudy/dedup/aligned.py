@@ -214,6 +214,8 @@ def _ncc_all_shifts(fixed: np.ndarray, moving: np.ndarray, max_shift: int = MAX_
     square over its part of the overlap) come from integral images.
     """
     p, s, _ = fixed.shape
+    if p == 0:
+        return np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64)
     size = s + max_shift
     f, m = fixed.astype(np.float32), moving.astype(np.float32)
     cross = sfft.irfft2(sfft.rfft2(f, s=(size, size), workers=-1)
@@ -309,18 +311,51 @@ def verify(images: np.ndarray, cand: Matches, progress: bool = False) -> Matches
                    out["detail"], out["dy"], out["dx"])
 
 
-def find(images: np.ndarray, threshold: float, k: int = 3, skip: np.ndarray | None = None,
-         progress: bool = False, seconds: dict | None = None) -> Matches:
-    """Aligned duplicate pairs (fine-detail NCC >= threshold), sorted by (a, b); images where skip is
-    True (flat ones: see flat.py) are left out. The seconds of each step go into `seconds`."""
+def hypotheses(a: np.ndarray, b: np.ndarray) -> Matches:
+    """Every alignment to try for pairs no retrieval proposed (found by a hash): each zoom of ZOOMS
+    applied to either image, mirrored or not; ten rows per pair."""
+    rows = [(z, m, mb) for m in (False, True) for z in ZOOMS for mb in ((True,) if z == 1 else (True, False))]
+    z, m, mb = (np.repeat(np.asarray(col)[None], len(a), 0).ravel() for col in zip(*rows))
+    a, b = np.repeat(np.asarray(a, np.int64), len(rows)), np.repeat(np.asarray(b, np.int64), len(rows))
+    nan, zero = np.full(len(a), np.nan), np.zeros(len(a), np.int64)
+    return Matches(a, b, nan, z.astype(float), m.astype(bool), mb.astype(bool), nan, nan, zero, zero)
+
+
+def best_per_pair(m: Matches) -> Matches:
+    """One row per (a, b): the alignment whose fine detail correlates best; sorted by (a, b)."""
+    order = np.lexsort((-m.detail, m.b, m.a))
+    m = m.take(order)
+    first = np.ones(len(m), bool)
+    first[1:] = (m.a[1:] != m.a[:-1]) | (m.b[1:] != m.b[:-1])
+    return m.take(first)
+
+
+def verified(images: np.ndarray, k: int = 3, skip: np.ndarray | None = None, also: tuple | None = None,
+             progress: bool = False, seconds: dict | None = None) -> Matches:
+    """Every candidate pair scored, one row per pair (a < b): the retrieval's candidates, plus the
+    pairs `also` = (a, b) names (a hash's, tried under every alignment of `hypotheses`). Images
+    where skip is True (flat ones: see flat.py) are left out. The seconds of each step go into
+    `seconds`."""
     if too_small(images):
         return _empty()
     t = time.perf_counter()
     cand = retrieve(images, k, skip=skip, progress=progress)
+    if also is not None and len(also[0]):
+        a, b = np.minimum(*also), np.maximum(*also)
+        keep = ~(skip[a] | skip[b]) if skip is not None else np.ones(len(a), bool)
+        extra = hypotheses(a[keep], b[keep])
+        cand = Matches(*(np.concatenate([getattr(cand, f), getattr(extra, f)]) for f in Matches.__dataclass_fields__))
     t_retrieve = time.perf_counter() - t
-    scored = verify(images, cand, progress=progress)
+    scored = best_per_pair(verify(images, cand, progress=progress))
     if seconds is not None:
         seconds["aligned_retrieval"], seconds["aligned_verification"] = t_retrieve, time.perf_counter() - t - t_retrieve
+    return scored
+
+
+def find(images: np.ndarray, threshold: float, k: int = 3, skip: np.ndarray | None = None,
+         progress: bool = False) -> Matches:
+    """Aligned duplicate pairs (fine-detail NCC >= threshold) among the retrieval's candidates."""
+    scored = verified(images, k, skip, progress=progress)
     return scored.take(scored.detail >= threshold)
 
 

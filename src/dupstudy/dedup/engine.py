@@ -23,7 +23,6 @@ review_sample.csv (a random sample of pairs to label for a precision estimate).
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,9 +34,13 @@ from ..params import section_defaults
 from . import flat, grouping, hashing, paths, review, search
 
 # most specific first
-KINDS = ("exact_file", "exact_pixels", "flat", "near", "flip_rot", "aligned", "semantic", "manual")
+KINDS = ("exact_file", "exact_pixels", "flat", "near", "flip_rot", "aligned", "unaligned", "semantic", "manual")
 BASE_KINDS = KINDS[:KINDS.index("flip_rot") + 1]  # always in the summary; the others only when their step runs
 NEAR, FLIP_ROT = KINDS.index("near"), KINDS.index("flip_rot")
+# listed in the pairs, never grouped, removed, leaked or a label conflict: a plain image's pairs
+# (flat.py), and hash pairs the alignment check rejected (dedup.aligned)
+LISTED_ONLY = (flat.KIND, "unaligned")
+HASH_CANDIDATE_BITS = 8  # hash pairs this close are verified by alignment too (dedup.aligned)
 SCOPES = ("train", "test", "train_test")
 REVIEW_PER_BAND, REVIEW_SAMPLE, REVIEW_SEED = 12, 100, 0
 PROGRESS_MIN_N = 20000
@@ -201,7 +204,7 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
     is_flat = flat.low_information(prepared.images, float(s["flat_std"]))
     seconds["pairs"] = time.perf_counter() - t
     if s["aligned"]:
-        found = _aligned(prepared.images, s, codes, found, is_flat, progress, seconds)
+        found = _aligned(prepared.images, s, codes, variants, found, is_flat, progress, seconds)
     if s["semantic"]:
         found, seconds["embed"], seconds["semantic_search"] = _semantic(prepared.images, s, codes, found, progress)
     t = time.perf_counter()
@@ -234,7 +237,8 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
     per_class = _per_class(m, kept, prepared.classes)
     seconds["total"] = time.perf_counter() - t_start
     train_ids = np.flatnonzero(split == "train")
-    kinds = BASE_KINDS + tuple(k for k, on in (("aligned", s["aligned"]), ("semantic", s["semantic"]),
+    kinds = BASE_KINDS + tuple(k for k, on in (("aligned", s["aligned"]), ("unaligned", s["aligned"]),
+                                                ("semantic", s["semantic"]),
                                                 ("manual", s["decisions"])) if on)
     summary = {
         "dataset": prepared.name,
@@ -252,6 +256,7 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         "n_conflicts": int(len(conflicts)),
         "n_flat_images": int(is_flat.sum()),
         "settings": s,
+        **({"aligned_skipped": _aligned_skipped(prepared.images)} if s["aligned"] else {}),
         "search_method": search.method_name(codes.shape[1] * 8, threshold, n, dihedral=variants is not None),
         "seconds": round(seconds["total"], 3),
         **({"hash_pairs_confirmed": _confirmed(pairs, float(s["cosine_threshold"]))} if s["semantic"] else {}),
@@ -287,25 +292,36 @@ def _merge_pairs(near: search.Pairs, exact: list, codes: np.ndarray, threshold: 
                       np.full(len(a), "", dtype=object))
 
 
-def _aligned(images, s, codes, found: Candidates, is_flat, progress, seconds: dict) -> Candidates:
-    """Aligned pairs (aligned.py) above the threshold, flat images left out (nothing to align): the
-    score and transform go on pairs already found, the rest are added with kind `aligned`. Adds
-    the seconds of each step to `seconds`."""
+def _aligned(images, s, codes, variants, found: Candidates, is_flat, progress, seconds: dict) -> Candidates:
+    """Verify by alignment (aligned.py) the retrieval's candidates and every hash pair within
+    HASH_CANDIDATE_BITS: pairs at or above the threshold that no hash found are added as `aligned`;
+    every verified pair gets its score and transform; near and flip_rot pairs the check rejects
+    become `unaligned`. Flat images are left out (nothing to align). Adds each step's seconds."""
     from . import aligned
 
     if aligned.too_small(images):
-        warnings.warn(f"dedup.aligned skipped: {aligned.too_small(images)}", stacklevel=2)
-    hits = aligned.find(images, float(s["aligned_threshold"]), int(s["aligned_k"]), is_flat, progress, seconds)
+        return found
+    threshold = float(s["aligned_threshold"])
+    loose = search.self_pairs(codes, HASH_CANDIDATE_BITS, variants=variants)
+    scored = aligned.verified(images, int(s["aligned_k"]), is_flat, (loose.a, loose.b), progress, seconds)
     n = len(codes)
-    key, hit_key = found.key(n), hits.a * n + hits.b
-    new = ~np.isin(hit_key, key)
-    found = found.plus(Candidates.of_kind(hits.a[new], hits.b[new], "aligned", codes))
-    where = np.searchsorted(hit_key, found.key(n)).clip(0, max(len(hits) - 1, 0))
-    on = (hit_key[where] == found.key(n)) if len(hits) else np.zeros(len(found), bool)
+    score_key = scored.a * n + scored.b
+    new = ~np.isin(score_key, found.key(n)) & (scored.detail >= threshold)
+    found = found.plus(Candidates.of_kind(scored.a[new], scored.b[new], "aligned", codes))
+    where = np.searchsorted(score_key, found.key(n)).clip(0, max(len(scored) - 1, 0))
+    on = (score_key[where] == found.key(n)) if len(scored) else np.zeros(len(found), bool)
     score, alignment = found.aligned_score.copy(), found.alignment.copy()
-    score[on] = hits.detail[where[on]]
-    alignment[on] = aligned.describe_alignment(hits.take(where[on]))
-    return replace(found, aligned_score=score, alignment=alignment)
+    score[on] = scored.detail[where[on]]
+    alignment[on] = aligned.describe_alignment(scored.take(where[on]))
+    rejected = on & np.isin(found.rank, [NEAR, FLIP_ROT]) & (score < threshold)
+    rank = np.where(rejected, KINDS.index("unaligned"), found.rank)
+    return replace(found, rank=rank, aligned_score=score, alignment=alignment)
+
+
+def _aligned_skipped(images) -> str | None:
+    from . import aligned
+
+    return aligned.too_small(images)
 
 
 def _semantic(images, s, codes, found: Candidates, progress) -> tuple[Candidates, float, float]:
@@ -344,9 +360,9 @@ def _apply_decisions(dec: pd.DataFrame, codes, found: Candidates) -> tuple[Candi
     counts = {"keep_both_removed": int(drop.sum()), "keep_both_not_found": int(is_keep.sum() - drop.sum())}
     found = found.take(~drop)
     dup = dkey[~is_keep]
-    # a person's duplicate outweighs the flat rule: such a pair is grouped, as a manual one
-    found = replace(found, rank=np.where(np.isin(found.key(n), dup) & (found.rank == KINDS.index(flat.KIND)),
-                                         KINDS.index("manual"), found.rank))
+    # a person's duplicate outweighs the flat rule and the alignment check: such a pair is grouped, as manual
+    listed_only = np.isin(found.rank, [KINDS.index(k) for k in LISTED_ONLY])
+    found = replace(found, rank=np.where(np.isin(found.key(n), dup) & listed_only, KINDS.index("manual"), found.rank))
     add = dup[~np.isin(dup, key)]
     counts["duplicate_confirmed"] = int(len(dup) - len(add))
     counts["duplicate_added"] = int(len(add))
@@ -362,7 +378,7 @@ def _group_train(m: pd.DataFrame, pairs: pd.DataFrame, remove: bool):
     tm = m.loc[train_ids]
     pos_of = np.full(len(m), -1, np.int64)
     pos_of[train_ids] = np.arange(len(train_ids))
-    tp = pairs[(pairs["scope"] == "train") & (pairs["kind"] != flat.KIND)]
+    tp = pairs[(pairs["scope"] == "train") & ~pairs["kind"].isin(LISTED_ONLY)]
     order = grouping.priority_order(tm["width"], tm["height"], tm["file_size"], tm["format"], train_ids)
     keeper = train_ids[grouping.group_pairs(len(train_ids), pos_of[tp["a"].to_numpy()],
                                             pos_of[tp["b"].to_numpy()], order)]
@@ -383,7 +399,7 @@ def _group_train(m: pd.DataFrame, pairs: pd.DataFrame, remove: bool):
 
 def _leakage(pairs: pd.DataFrame, split: np.ndarray) -> pd.DataFrame:
     """One row per (test image, train image) pair: the test image leaked from train."""
-    p = pairs[(pairs["scope"] == "train_test") & (pairs["kind"] != flat.KIND)]
+    p = pairs[(pairs["scope"] == "train_test") & ~pairs["kind"].isin(LISTED_ONLY)]
     a_is_test = split[p["a"].to_numpy(np.int64)] == "test"
     out = pd.DataFrame({
         "test_id": np.where(a_is_test, p["a"], p["b"]),
@@ -396,7 +412,7 @@ def _leakage(pairs: pd.DataFrame, split: np.ndarray) -> pd.DataFrame:
 
 
 def _conflicts(pairs: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
-    c = pairs[(pairs["label_a"] != pairs["label_b"]) & (pairs["kind"] != flat.KIND)].copy()
+    c = pairs[(pairs["label_a"] != pairs["label_b"]) & ~pairs["kind"].isin(LISTED_ONLY)].copy()
     names = np.asarray(classes, dtype=object)
     c["class_a"] = names[c["label_a"].to_numpy(np.int64)] if len(c) else []
     c["class_b"] = names[c["label_b"].to_numpy(np.int64)] if len(c) else []
