@@ -41,6 +41,8 @@ ZOOMS = (1.0, 1.12, 1.25)  # zooms each image is described at; a copy zoomed 0.8
 MAX_SHIFT = 8             # pixels (of WORK_SIZE) searched each way in verification
 MIN_OVERLAP = 0.5         # share of the frame the aligned images must both cover
 COARSE_MIN = 0.25          # half-resolution detail NCC a pair needs to be aligned at full resolution
+DETAIL_MIN = 5.0          # grey levels: std of the fine detail below which the detail NCC is noise (0.1 %
+#                           of CIFAR-10's photos; smooth renderings, where unrelated images correlate)
 MIN_SOURCE = 16           # pixels per side below which there is no detail to align (8x8 digits all
 #                           correlate once upscaled: 3,705 "aligned" pairs among 1,797 digits)
 CHUNK = 4096              # images or pairs per batch: bounded memory
@@ -334,15 +336,17 @@ def verified(images: np.ndarray, k: int = 3, skip: np.ndarray | None = None, als
              progress: bool = False, seconds: dict | None = None) -> Matches:
     """Every candidate pair scored, one row per pair (a < b): the retrieval's candidates, plus the
     pairs `also` = (a, b) names (a hash's, tried under every alignment of `hypotheses`). Images
-    where skip is True (flat ones: see flat.py) are left out. The seconds of each step go into
+    where skip is True (flat ones: see flat.py) and those with too little detail (low_detail) are
+    left out: their pairs are not scored. The seconds of each step go into
     `seconds`."""
     if too_small(images):
         return _empty()
     t = time.perf_counter()
+    skip = low_detail(images) | (skip if skip is not None else False)
     cand = retrieve(images, k, skip=skip, progress=progress)
     if also is not None and len(also[0]):
         a, b = np.minimum(*also), np.maximum(*also)
-        keep = ~(skip[a] | skip[b]) if skip is not None else np.ones(len(a), bool)
+        keep = ~(skip[a] | skip[b])
         extra = hypotheses(a[keep], b[keep])
         cand = Matches(*(np.concatenate([getattr(cand, f), getattr(extra, f)]) for f in Matches.__dataclass_fields__))
     t_retrieve = time.perf_counter() - t
@@ -357,6 +361,15 @@ def find(images: np.ndarray, threshold: float, k: int = 3, skip: np.ndarray | No
     """Aligned duplicate pairs (fine-detail NCC >= threshold) among the retrieval's candidates."""
     scored = verified(images, k, skip, progress=progress)
     return scored.take(scored.detail >= threshold)
+
+
+def low_detail(images: np.ndarray) -> np.ndarray:
+    """True for images whose fine detail (see _detail) has a standard deviation below DETAIL_MIN:
+    too little to tell a copy from a look-alike, so they are left out of alignment."""
+    out = np.zeros(len(images), bool)
+    for s in range(0, len(images), CHUNK):
+        out[s:s + CHUNK] = _detail(grey_planes(images[s:s + CHUNK])).reshape(-1, WORK_SIZE ** 2).std(1) < DETAIL_MIN
+    return out
 
 
 def too_small(images: np.ndarray) -> str | None:
