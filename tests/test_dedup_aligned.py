@@ -197,3 +197,12 @@ def test_images_without_detail_are_not_aligned():
     pictures = np.stack([smooth(rng) for _ in range(8)])
     assert aligned.low_detail(pictures).all()
     assert len(aligned.verified(pictures)) == 0
+
+
+def test_report_says_what_alignment_did():
+    from dupstudy.report.sections import _aligned_sentence
+
+    assert _aligned_sentence({"aligned": False}, {}) == ""
+    skipped = _aligned_sentence({"aligned": True}, {"aligned_skipped": "images are 8x8 pixels; aligning needs 16"})
+    assert "skipped: images are 8x8" in skipped
+    assert "≥ 0.6" in _aligned_sentence({"aligned": True, "aligned_threshold": 0.6}, {})

@@ -160,7 +160,8 @@ class _Sections:
                                                               else "") + ") were searched within and across splits."
                              + (f" Pairs that touch a plain image (grey-level standard deviation below "
                                 f"{dd['flat_std']:g}) are counted as kind flat and never removed: a plain image's "
-                                f"hash holds no picture." if dd.get("flat_std") else "")))
+                                f"hash holds no picture." if dd.get("flat_std") else "")
+                             + _aligned_sentence(dd, d)))
         else:
             blocks.append(_p("Exact duplicates (checksums) and near duplicates (perceptual hashes) were searched "
                              "within and across splits."))
@@ -424,3 +425,14 @@ def _recipe_text(train: dict) -> str:
         return (f"airbench94's recipe (Nesterov SGD at lr {train.get('airbench', {}).get('lr', '–')} per 1024 "
                 "examples, triangular schedule, lookahead)")
     return f"SGD lr {train.get('lr', '–')}, one-cycle schedule"
+
+
+def _aligned_sentence(dd: dict, summary: dict) -> str:
+    """What the alignment check did, or why it did not run."""
+    if not dd.get("aligned"):
+        return ""
+    if summary.get("aligned_skipped"):
+        return f" Alignment of shifted, re-cropped and recoloured copies was skipped: {summary['aligned_skipped']}."
+    return (f" Shifted, re-cropped, rescaled, recoloured and mirrored copies were found by aligning each candidate "
+            f"pair (its fine detail correlating at ≥ {dd.get('aligned_threshold', '–')} after alignment: kind "
+            f"aligned); hash pairs the alignment rejects are kind unaligned and never removed.")
