@@ -170,6 +170,22 @@ def test_engine_reports_aligned_kind_with_its_transform(planted):
     assert on.summary["n_leaked_test"] >= off.summary["n_leaked_test"]
 
 
+def test_rotated_copies_stay_flip_rot(planted):
+    """The alignment models mirror images, not quarter turns: a copy turned by 90, 180 or 270
+    degrees, which the hash finds under that turn, keeps kind flip_rot (unverified) and is removed."""
+    images, n_distinct, _ = planted
+    detailed = np.flatnonzero(~aligned.low_detail(images[:n_distinct]))[:3]
+    turned = [np.rot90(images[i], k + 1) for k, i in enumerate(detailed)]
+    mirrored = images[detailed[0]][:, ::-1]
+    data = dataset("turned", np.concatenate([images[:n_distinct], np.stack(turned + [mirrored])]))
+    got = engine.find_duplicates(data, {}).pairs.set_index(["a", "b"])
+    for k, i in enumerate(detailed):
+        row = got.loc[(int(i), n_distinct + k)]
+        assert row["kind"] == "flip_rot" and np.isnan(row["aligned_score"]), (k, row.to_dict())
+    row = got.loc[(int(detailed[0]), n_distinct + 3)]
+    assert row["kind"] == "flip_rot" and row["aligned_score"] > 0.9 and "mirror" in row["alignment"]
+
+
 def test_hash_pairs_the_alignment_rejects_are_listed_not_removed():
     """Two different pictures on one layout (the same smooth light, different fine texture) hash
     alike; the alignment check sees their detail differ, so the pair is `unaligned`: listed with its

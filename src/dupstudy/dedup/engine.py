@@ -296,7 +296,7 @@ def _aligned(images, s, codes, variants, found: Candidates, is_flat, progress, s
     """Verify by alignment (aligned.py) the retrieval's candidates and every hash pair within
     HASH_CANDIDATE_BITS: pairs at or above the threshold that no hash found are added as `aligned`;
     every verified pair gets its score and transform; near and flip_rot pairs the check rejects
-    become `unaligned`. Flat images are left out (nothing to align). Adds each step's seconds."""
+    become `unaligned`, except those the hash matched under a quarter turn (not verified). Flat images are left out (nothing to align). Adds each step's seconds."""
     from . import aligned
 
     if aligned.too_small(images):
@@ -310,6 +310,8 @@ def _aligned(images, s, codes, variants, found: Candidates, is_flat, progress, s
     found = found.plus(Candidates.of_kind(scored.a[new], scored.b[new], "aligned", codes))
     where = np.searchsorted(score_key, found.key(n)).clip(0, max(len(scored) - 1, 0))
     on = (score_key[where] == found.key(n)) if len(scored) else np.zeros(len(found), bool)
+    # the alignment models mirror images, not quarter turns: a hash pair that needed one stands unverified
+    on &= found.transform % 4 == 0
     score, alignment = found.aligned_score.copy(), found.alignment.copy()
     score[on] = scored.detail[where[on]]
     alignment[on] = aligned.describe_alignment(scored.take(where[on]))
