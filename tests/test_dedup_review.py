@@ -1,8 +1,5 @@
-"""Human review: gallery, decisions file applied by later runs, labelled sample and precision."""
+"""Human review: decisions file applied by later runs, labelled sample and precision (the page: test_review_page.py)."""
 
-import base64
-import io
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,41 +17,11 @@ from dupstudy.dedup import engine, review
 BIN = Path(sys.executable).parent
 
 
-def test_gallery_is_self_contained_with_upscaled_images(result, dataset, tmp_path):  # noqa: F811
-    path = review.gallery(result.pairs, dataset.images, dataset.manifest, tmp_path / "g.html",
-                          classes=dataset.classes, per_band=1, seed=3)
-    text = path.read_text()
-    assert "http://" not in text and "https://" not in text and "<script" not in text
-    imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
-    assert imgs
-    im = Image.open(io.BytesIO(base64.b64decode(imgs[0])))
-    assert min(im.size) >= review.MIN_SIDE  # 32x32 upscaled with nearest
-    # one section per (kind, band), at most per_band pairs each
-    bands = review.sample_pairs_by_band(result.pairs, per_band=1, seed=3)
-    assert len(bands) == bands.groupby(["kind", "band"]).ngroups
-    for kind in set(result.pairs["kind"]):
-        assert f"<h2>{kind} &middot;" in text
-    assert text.count("<tr>") == len(bands)
-    # each pair offers its decisions line, keyed by the two paths
-    assert len(re.findall(r"decisions line: <code>img\d+,img\d+,keep_both</code>", text)) == len(bands)
-    assert review.decision_line("a,1.png", 'b "2".png', "duplicate") == '"a,1.png","b ""2"".png",duplicate'
-
-
 def test_bands():
     assert review.band_of("near", 0) == "0 bits"
     assert review.band_of("near", 4) == "3-4 bits"
     assert review.band_of("semantic", 20, 0.96) == "cosine 0.95-0.97"
     assert review.band_of("semantic", 20, 0.995) == "cosine 0.99-1.00"
-
-
-def test_nearest_upscale_keeps_pixels():
-    x = np.random.default_rng(0).integers(0, 256, (8, 10, 3), dtype=np.uint8)
-    im = Image.open(io.BytesIO(base64.b64decode(review._png_b64(x))))
-    f = im.size[1] // 8
-    assert f * 8 >= review.MIN_SIDE
-    np.testing.assert_array_equal(np.asarray(im)[::f, ::f], x)
-    big = Image.open(io.BytesIO(base64.b64decode(review._png_b64(np.zeros((1000, 600), np.uint8)))))
-    assert big.size == (154, 256)  # large images are shrunk, aspect kept
 
 
 def write_decisions(tmp_path, lines):

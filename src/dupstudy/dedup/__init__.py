@@ -8,7 +8,7 @@
 from .engine import DedupResult, find_duplicates, load
 from .grouping import group_pairs, priority_order
 from .hashing import METHODS, TRANSFORMS, dihedral_codes, hamming, hash_images, to_hex
-from .review import DecisionsError, gallery, load_decisions, precision, review_sample, wilson_interval
+from .review import DecisionsError, load_decisions, precision, review_sample, wilson_interval
 from .search import Pairs, dihedral_search, radius_search, self_pairs
 
 __all__ = [
@@ -16,5 +16,5 @@ __all__ = [
     "group_pairs", "priority_order",
     "METHODS", "TRANSFORMS", "dihedral_codes", "hamming", "hash_images", "to_hex",
     "Pairs", "dihedral_search", "radius_search", "self_pairs",
-    "DecisionsError", "gallery", "load_decisions", "precision", "review_sample", "wilson_interval",
+    "DecisionsError", "load_decisions", "precision", "review_sample", "wilson_interval",
 ]

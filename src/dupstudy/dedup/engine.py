@@ -16,8 +16,8 @@ those marked duplicate (kind `manual` when no method found them), before groupin
 
 Nothing is deleted: the result lists pairs, groups and the train ids to keep, every table naming
 its images by path beside their ids (paths.py), with images.csv from id to path. Given the
-dataset, save() also writes review.html (a gallery of random pairs per kind and band) and
-review_sample.csv (a random sample of pairs to label for a precision estimate).
+dataset, save() also writes review.html (the review page, review_page.py) and review_sample.csv
+(a random sample of pairs to label for a precision estimate).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ NEAR, FLIP_ROT = KINDS.index("near"), KINDS.index("flip_rot")
 LISTED_ONLY = (flat.KIND, "unaligned")
 HASH_CANDIDATE_BITS = 8  # hash pairs this close are verified by alignment too (dedup.aligned)
 SCOPES = ("train", "test", "train_test")
-REVIEW_PER_BAND, REVIEW_SAMPLE, REVIEW_SEED = 12, 100, 0
+REVIEW_SAMPLE, REVIEW_SEED = 100, 0
 PROGRESS_MIN_N = 20000
 
 PAIR_COLUMNS = ["a", "b", "kind", "scope", "distance", "transform", "label_a", "label_b", "cosine",
@@ -108,8 +108,9 @@ class DedupResult:
     conflicts: pd.DataFrame        # pairs whose labels differ (any scope)
     per_class: pd.DataFrame
     summary: dict = field(default_factory=dict)
-    prepared: object = field(default=None, repr=False, compare=False)  # for the review gallery
+    prepared: object = field(default=None, repr=False, compare=False)  # for the review page
     images: pd.DataFrame | None = field(default=None, repr=False)  # id -> path, split, label, class
+    decisions: pd.DataFrame | None = field(default=None, repr=False)  # applied decisions, by path (a, b, decision)
 
     def save(self, out_dir: str | Path, review_files: bool = True) -> None:
         with atomic_path(out_dir, is_dir=True) as tmp:
@@ -118,7 +119,8 @@ class DedupResult:
     def write_into(self, folder: Path, review_files: bool = True) -> None:
         """Write every table into `folder`, a new folder that someone else commits (save, atomic_dirs)."""
         if review_files and self.prepared is not None:
-            review.write_review(folder, self.pairs, self.prepared, REVIEW_PER_BAND, REVIEW_SAMPLE, REVIEW_SEED)
+            review.write_review(folder, self.pairs, self.prepared, self.groups, self.decisions, REVIEW_SAMPLE,
+                                REVIEW_SEED)
         write_table(folder / "pairs.parquet", self.pairs)
         write_table(folder / "groups.parquet", self.groups)
         write_npy(folder / "kept_train_ids.npy", np.asarray(self.kept_train_ids, np.int64))
@@ -209,9 +211,10 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
         found, seconds["embed"], seconds["semantic_search"] = _semantic(prepared.images, s, codes, found, progress)
     t = time.perf_counter()
     found = replace(found, rank=flat.relabel(found.rank, found.a, found.b, is_flat, KINDS))
-    n_decisions = {}
+    n_decisions, decisions = {}, None
     if s["decisions"]:
-        found, n_decisions = _apply_decisions(review.load_decisions(s["decisions"], m), codes, found)
+        decisions = review.load_decisions(s["decisions"], m)
+        found, n_decisions = _apply_decisions(decisions, codes, found)
     a, b = found.a, found.b
     scope = np.where(split[a] == split[b], split[a], "train_test")
     pairs = pd.DataFrame({
@@ -265,7 +268,8 @@ def find_duplicates(prepared, settings: dict, progress: bool | None = None) -> D
     }
     named = paths.name_files({"pairs": pairs, "groups": groups, "leakage": leakage, "conflicts": conflicts}, m)
     return DedupResult(named["pairs"], named["groups"], kept, named["leakage"], named["conflicts"], per_class, summary,
-                       prepared=prepared, images=paths.images_table(m, prepared.classes).assign(flat=is_flat))
+                       prepared=prepared, images=paths.images_table(m, prepared.classes).assign(flat=is_flat),
+                       decisions=None if decisions is None else review.decisions_by_path(decisions, m))
 
 
 # ---------------------------------------------------------------- pieces
@@ -296,7 +300,8 @@ def _aligned(images, s, codes, variants, found: Candidates, is_flat, progress, s
     """Verify by alignment (aligned.py) the retrieval's candidates and every hash pair within
     HASH_CANDIDATE_BITS: pairs at or above the threshold that no hash found are added as `aligned`;
     every verified pair gets its score and transform; near and flip_rot pairs the check rejects
-    become `unaligned`, except those the hash matched under a quarter turn (not verified). Flat images are left out (nothing to align). Adds each step's seconds."""
+    become `unaligned`, except those the hash matched under a quarter turn (not verified). Flat
+    images are left out (nothing to align). Adds each step's seconds."""
     from . import aligned
 
     if aligned.too_small(images):

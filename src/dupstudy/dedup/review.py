@@ -1,11 +1,10 @@
-"""Human review of the pairs the engine found: gallery, decisions file, labelled sample, precision.
+"""Human review of the pairs the engine found: decisions file, labelled sample, precision.
 
-* `gallery`: one self-contained HTML page (no external files, images inlined as base64 PNG,
-  small images upscaled with nearest neighbour so pixels stay visible) with up to `per_band`
-  random pairs for each kind and distance band. Hash kinds are banded by Hamming distance,
-  semantic pairs by cosine similarity.
+* review.html (review_page.py): the offline page where a person looks at the pairs, decides
+  them, audits removals and labels the sample; it exports the two CSVs below. Pairs are banded
+  there by Hamming distance, cosine similarity or aligned detail score (band_of).
 * Decisions file, a CSV a person edits: columns `a,b,decision`, decision in {duplicate,
-  keep_both}. a and b are the images' paths (the manifest's `source`, as the gallery and every
+  keep_both}. a and b are the images' paths (the manifest's `source`, as the review page and every
   table show them), which stay the same when files are added to the folder; ids (the manifest's
   `id`, which shift then) are still accepted where a value is not a path. Later runs apply it
   before grouping (engine.find_duplicates with settings["decisions"]): keep_both removes that
@@ -18,16 +17,10 @@
 
 from __future__ import annotations
 
-import base64
-import csv
-import html
-import io
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from ..errors import BadInput
 from ..stats import wilson_interval
@@ -36,8 +29,6 @@ DECISIONS = ("duplicate", "keep_both")
 HAMMING_BANDS = ((0, 0), (1, 2), (3, 4), (5, 8), (9, 10**9))
 COSINE_BANDS = (0.99, 0.97, 0.95, 0.93, 0.9, -1.0)  # lower edges, best first
 ALIGNED_BANDS = (0.9, 0.8, 0.7, 0.6, 0.5, -1.0)     # lower edges of the aligned detail score, best first
-MIN_SIDE = 128  # images smaller than this are upscaled (nearest) in the gallery
-MAX_SIDE = 256  # larger ones are shrunk (keeps the page small)
 POSITIVE = {"1", "yes", "y", "true", "t", "duplicate", "dup"}
 NEGATIVE = {"0", "no", "n", "false", "f", "keep_both", "not", "different"}
 SAMPLE_COLUMNS = ["a", "b", "path_a", "path_b", "kind", "scope", "distance", "label"]
@@ -82,113 +73,6 @@ def band_of(kind: str, distance, cosine=None, aligned=None) -> str:
         if lo <= d <= hi:
             return f"{lo} bits" if lo == hi else (f"{lo}-{hi} bits" if hi < 10**9 else f">= {lo} bits")
     return "other"
-
-
-def _bands(pairs: pd.DataFrame) -> pd.Series:
-    nan = pd.Series(np.nan, index=pairs.index)
-    cos, al = pairs.get("cosine", nan), pairs.get("aligned_score", nan)
-    return pd.Series([band_of(*row) for row in zip(pairs["kind"], pairs["distance"], cos, al)],
-                     index=pairs.index, dtype=object)
-
-
-# ---------------------------------------------------------------- gallery
-
-def _png_b64(image: np.ndarray) -> str:
-    im = Image.fromarray(np.asarray(image).squeeze() if np.asarray(image).shape[-1] == 1 else np.asarray(image))
-    if min(im.size) < MIN_SIDE:
-        f = math.ceil(MIN_SIDE / max(min(im.size), 1))
-        im = im.resize((im.width * f, im.height * f), Image.Resampling.NEAREST)
-    elif max(im.size) > MAX_SIDE:
-        im.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    im.save(buf, format="PNG", optimize=False)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def decision_line(path_a: str, path_b: str, decision: str) -> str:
-    """One line of a decisions CSV, quoted as CSV needs (a path may hold a comma)."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([path_a, path_b, decision])
-    return buf.getvalue()
-
-
-def _describe(m: pd.DataFrame, classes, i: int) -> str:
-    r = m.loc[i]
-    label = int(r["label"])
-    cls = classes[label] if classes is not None and 0 <= label < len(classes) else str(label)
-    return (f"id {i} &middot; {html.escape(str(r['split']))} &middot; {html.escape(str(cls))}<br>"
-            f"<span class=src>{html.escape(str(r.get('source', '')))}</span><br>"
-            f"{int(r.get('width', 0))}x{int(r.get('height', 0))} {html.escape(str(r.get('format', '')))}")
-
-
-def sample_pairs_by_band(pairs: pd.DataFrame, per_band: int = 12, seed: int = 0) -> pd.DataFrame:
-    """Up to per_band random pairs for every (kind, band), with a `band` column."""
-    if not len(pairs):
-        return pairs.assign(band=pd.Series(dtype=object))
-    p = pairs.assign(band=_bands(pairs))
-    rng = np.random.default_rng(seed)
-    parts = []
-    for _, g in p.groupby(["kind", "band"], sort=True):
-        take = rng.choice(len(g), size=min(per_band, len(g)), replace=False)
-        parts.append(g.iloc[np.sort(take)])
-    return pd.concat(parts).reset_index(drop=True)
-
-
-def gallery(pairs: pd.DataFrame, images: np.ndarray, manifest: pd.DataFrame, out_path: str | Path,
-            classes=None, per_band: int = 12, seed: int = 0, title: str = "Duplicate pairs for review") -> Path:
-    """Write a self-contained HTML page of random pairs per kind and distance band."""
-    m = manifest.set_index("id", drop=False)
-    chosen = sample_pairs_by_band(pairs, per_band, seed)
-    cached: dict[int, str] = {}
-
-    def img(i: int) -> str:
-        if i not in cached:
-            cached[i] = _png_b64(images[i])
-        return f'<img src="data:image/png;base64,{cached[i]}" alt="id {i}">'
-
-    counts = pairs.assign(band=_bands(pairs)).groupby(["kind", "band"]).size() if len(pairs) else pd.Series(dtype=int)
-    out = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
-        "td{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:12px}"
-        "img{image-rendering:pixelated;display:block}.src{color:#666;word-break:break-all}"
-        "h2{margin-top:1.5em}code{background:#eee}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>{len(pairs)} pairs in all; up to {per_band} random pairs per kind and band (seed {seed}). "
-        "To correct the engine, copy a pair's line into a decisions CSV with the header <code>a,b,decision</code> "
-        "(a and b are the two paths; decision <code>duplicate</code> or <code>keep_both</code>) and pass it as "
-        "<code>dedup.decisions</code> (or <code>--decisions</code>); the next run applies it before grouping, "
-        "whatever files were added since. To estimate precision, "
-        "fill the <code>label</code> column of review_sample.csv and run <code>dupstudy precision</code>.</p>",
-    ]
-    if not len(chosen):
-        out.append("<p>No pairs found.</p>")
-    for (kind, band), g in chosen.groupby(["kind", "band"], sort=True):
-        n_all = int(counts.get((kind, band), len(g)))
-        out.append(f"<h2>{html.escape(str(kind))} &middot; {html.escape(str(band))} "
-                   f"<small>({len(g)} of {n_all} shown)</small></h2><table>")
-        for r in g.itertuples(index=False):
-            a, b = int(r.a), int(r.b)
-            extra = f"distance {int(r.distance)} bits"
-            if getattr(r, "transform", "identity") not in ("identity", None):
-                extra += f", transform {html.escape(str(r.transform))}"
-            cos = getattr(r, "cosine", np.nan)
-            if cos is not None and not pd.isna(cos):
-                extra += f", cosine {float(cos):.3f}"
-            score = getattr(r, "aligned_score", np.nan)
-            if score is not None and not pd.isna(score):
-                extra += f", aligned {html.escape(str(r.alignment))} (detail {float(score):.2f})"
-            line = decision_line(str(m.at[a, "source"]), str(m.at[b, "source"]), "keep_both")
-            out.append(f"<tr><td>{img(a)}</td><td>{img(b)}</td><td><b>ids {a}, {b}</b> &middot; "
-                       f"{html.escape(str(r.scope))}<br>{extra}<br><br>A: {_describe(m, classes, a)}<br><br>"
-                       f"B: {_describe(m, classes, b)}<br><br>decisions line: <code>{html.escape(line)}</code>"
-                       f"</td></tr>")
-        out.append("</table>")
-    out.append("</body></html>\n")
-    out_path = Path(out_path)
-    out_path.write_text("\n".join(out), encoding="utf-8")
-    return out_path
 
 
 # ---------------------------------------------------------------- decisions
@@ -312,11 +196,13 @@ def format_precision(p: dict) -> str:
     return "\n".join(lines)
 
 
-def write_review(out_dir: str | Path, pairs: pd.DataFrame, prepared, per_band: int = 12, sample: int = 100,
-                 seed: int = 0) -> None:
-    """review.html and review_sample.csv into out_dir."""
+def write_review(out_dir: str | Path, pairs: pd.DataFrame, prepared, groups: pd.DataFrame,
+                 decisions: pd.DataFrame | None = None, sample: int = 100, seed: int = 0) -> None:
+    """review_sample.csv and review.html (which shows that sample) into out_dir."""
+    from .review_page import write_page
+
     out_dir = Path(out_dir)
     m = prepared.manifest.sort_values("id").reset_index(drop=True)
-    gallery(pairs, prepared.images, m, out_dir / "review.html", classes=prepared.classes, per_band=per_band,
-            seed=seed, title=f"Duplicate pairs for review: {prepared.name}")
-    review_sample(pairs, m, sample, seed).to_csv(out_dir / "review_sample.csv", index=False)
+    chosen = review_sample(pairs, m, sample, seed)
+    chosen.to_csv(out_dir / "review_sample.csv", index=False)
+    write_page(out_dir / "review.html", pairs, prepared, groups, chosen, decisions, seed)
