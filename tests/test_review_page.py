@@ -23,6 +23,7 @@ from dupstudy.dedup import engine, review, review_page
 
 BIN = sys.executable.rsplit("/", 1)[0]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
 
 
 def page_json(text: str) -> dict:
@@ -280,6 +281,26 @@ def test_audit_shows_each_removal_beside_its_keeper(browser, tmp_path):
     page.keyboard.press("k")  # the first removal was wrong
     assert "right to remove: 0 (0.0 %" in page.text_content("#audit-stats")
     assert not page.errors
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(FIREFOX is None, reason="Firefox is not installed (Debian package firefox-esr; .ci/run installs it "
+                                            "where apt-get works)")
+def test_the_page_renders_in_firefox(tmp_path):
+    """Firefox has no Playwright driver here (its build is patched): its own headless screenshot
+    shows that the page builds its grid and draws the pictures there too."""
+    root, out = tmp_path / "photos", tmp_path / "out"
+    photo_folder(root)
+    dedup(root, "--out", out)
+    shot, profile = tmp_path / "firefox.png", tmp_path / "profile"
+    profile.mkdir()  # a new empty profile; Firefox waits for ever on one it cannot create
+    proc = subprocess.run([FIREFOX, "--headless", "--no-remote", "--profile", str(profile),
+                           "--screenshot", str(shot), "--window-size=1300,900", (out / "review.html").as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
+    px = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int16)
+    assert px.shape[1] == 1300
+    assert ((px.max(2) - px.min(2)) > 40).mean() > 0.05, "no coloured pictures: the grid did not render"
 
 
 def test_engine_hands_the_applied_decisions_to_the_page(dataset, tmp_path):  # noqa: F811

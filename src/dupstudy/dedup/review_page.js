@@ -11,7 +11,8 @@ const SIZES = [96, 128, 192, 256];
 const STORE = "dupstudy-review:" + D.title;
 
 // ------------------------------------------------------------------ judgements, kept by path
-const pathKey = (i) => [I.path[P.a[i]], I.path[P.b[i]]].sort().join("\n");
+const KEY = P.a.map((a, i) => [I.path[a], I.path[P.b[i]]].sort().join("\n"));
+const pathKey = (i) => KEY[i];
 let saved = { decisions: {}, history: [] };
 let storageOk = true;
 try { saved = JSON.parse(localStorage.getItem(STORE)) || saved; } catch (e) { storageOk = false; }
@@ -69,10 +70,11 @@ function download(name, text) {
 // ------------------------------------------------------------------ images: atlases decoded on demand
 const atlasText = [...document.querySelectorAll("script.atlas")].map((s) => s.textContent);
 const atlases = [];
-function atlas(k) {
+function atlas(k) {  // the browser decodes the data URL natively: no byte loop in script
   if (!atlases[k]) {
-    const bytes = Uint8Array.from(atob(atlasText[k]), (c) => c.charCodeAt(0));
-    atlases[k] = createImageBitmap(new Blob([bytes], { type: "image/webp" }));
+    const img = new Image();
+    img.src = "data:image/webp;base64," + atlasText[k];
+    atlases[k] = img.decode().then(() => img);
   }
   return atlases[k];
 }
@@ -128,35 +130,49 @@ function drawDifference(ctx, i, size) {
 
 // ------------------------------------------------------------------ views and filters
 const state = { mode: "pairs", view: 0, size: 1, focus: 0, blinkOn: false, filters: {}, sort: "kind" };
+const className = (img) => D.classes[I.label[img]] ?? String(I.label[img]);
+// each filter's values of a pair, computed once (the decision's change as the person works)
+const once = (f) => P.a.map((_, i) => f(i));
+const DECIDED = { "": ["undecided"], ...Object.fromEntries(Object.entries(DECISIONS).map(([k, v]) => [k, [v]])) };
 const FILTERS = {
-  kind: { label: "Kind", of: (i) => [P.kind[i]] },
-  scope: { label: "Scope", of: (i) => [P.scope[i]] },
-  band: { label: "Score band", of: (i) => [P.band[i]] },
-  cls: { label: "Class (either image)", of: (i) => [...new Set([className(P.a[i]), className(P.b[i])])] },
-  conflict: { label: "Labels", of: (i) => [I.label[P.a[i]] !== I.label[P.b[i]] ? "label conflict" : "same label"] },
-  decision: { label: "Decision", of: (i) => [decisionOf(i) ? DECISIONS[decisionOf(i)] : "undecided"] },
+  kind: { label: "Kind", values: once((i) => [P.kind[i]]) },
+  scope: { label: "Scope", values: once((i) => [P.scope[i]]) },
+  band: { label: "Score band", values: once((i) => [P.band[i]]) },
+  cls: { label: "Class (either image)", values: once((i) => [...new Set([className(P.a[i]), className(P.b[i])])]) },
+  conflict: { label: "Labels", values: once((i) => [I.label[P.a[i]] !== I.label[P.b[i]] ? "label conflict" : "same label"]) },
+  decision: { label: "Decision", of: (i) => DECIDED[decisionOf(i)] },
 };
+const valuesOf = (name, i) => FILTERS[name].values ? FILTERS[name].values[i] : FILTERS[name].of(i);
+// one scale for sorting: the pair's own score where it has one, else its hash bits
+const SIMILARITY = P.a.map((_, i) => P.score[i] ?? P.cosine[i] ?? 1 - P.distance[i] / 64);
+const KIND_ORDER = [...new Set(P.kind)].sort(), KIND_RANK = P.kind.map((k) => KIND_ORDER.indexOf(k));
 const SORTS = {
-  kind: ["kind, then most similar", (i, j) => P.kind[i].localeCompare(P.kind[j]) || similarity(j) - similarity(i)],
-  similar: ["most similar first", (i, j) => similarity(j) - similarity(i)],
-  dissimilar: ["least similar first", (i, j) => similarity(i) - similarity(j)],
+  kind: ["kind, then most similar", (i, j) => KIND_RANK[i] - KIND_RANK[j] || SIMILARITY[j] - SIMILARITY[i]],
+  similar: ["most similar first", (i, j) => SIMILARITY[j] - SIMILARITY[i]],
+  dissimilar: ["least similar first", (i, j) => SIMILARITY[i] - SIMILARITY[j]],
   distance: ["hash distance", (i, j) => P.distance[i] - P.distance[j]],
   aligned: ["aligned score, highest first", (i, j) => (P.score[j] ?? -2) - (P.score[i] ?? -2)],
 };
-function className(img) { return D.classes[I.label[img]] ?? String(I.label[img]); }
-function similarity(i) {  // one scale for sorting: the pair's own score where it has one, else its hash bits
-  if (P.score[i] !== null) return P.score[i];
-  if (P.cosine[i] !== null) return P.cosine[i];
-  return 1 - P.distance[i] / 64;
-}
-const all = P.a.map((_, i) => i);
-const shownPairs = all.filter((i) => P.shown[i]);
-function matches(i, skip) {
-  for (const [name, f] of Object.entries(FILTERS)) {
-    const want = state.filters[name];
-    if (name !== skip && want && !f.of(i).includes(want)) return false;
-  }
+const shownPairs = P.a.map((_, i) => i).filter((i) => P.shown[i]);
+function matches(i) {
+  for (const [name, want] of Object.entries(state.filters)) if (want && !valuesOf(name, i).includes(want)) return false;
   return true;
+}
+// per filter, the count of each value among the pairs that pass every other filter: one pass
+function facetCounts() {
+  const names = Object.keys(FILTERS), active = names.filter((n) => state.filters[n]);
+  const counts = Object.fromEntries(names.map((n) => [n, new Map()])), totals = Object.fromEntries(names.map((n) => [n, 0]));
+  for (const i of shownPairs) {
+    let failed = null, misses = 0;
+    for (const n of active) if (!valuesOf(n, i).includes(state.filters[n]) && (failed = n) && ++misses > 1) break;
+    if (misses > 1) continue;
+    for (const n of names) {
+      if (misses && n !== failed) continue;
+      totals[n]++;
+      for (const v of valuesOf(n, i)) counts[n].set(v, (counts[n].get(v) || 0) + 1);
+    }
+  }
+  return { counts, totals };
 }
 function items() {
   if (state.mode === "audit") return D.audit.map(([removed, , pair]) => ({ pair, removed }));
@@ -182,10 +198,9 @@ function sidebar() {
   const side = $("#side");
   if (state.mode !== "pairs") { side.innerHTML = panel(); return; }
   let h = "";
+  const facets = facetCounts();
   for (const [name, f] of Object.entries(FILTERS)) {
-    const counts = new Map();
-    for (const i of shownPairs) if (matches(i, name)) for (const v of f.of(i)) counts.set(v, (counts.get(v) || 0) + 1);
-    const total = shownPairs.filter((i) => matches(i, name)).length;
+    const counts = facets.counts[name], total = facets.totals[name];
     const want = state.filters[name] || "";
     if (want && !counts.has(want)) counts.set(want, 0);
     const opts = [...counts.keys()].sort().map((v) =>

@@ -38,7 +38,7 @@ from PIL import Image
 MAX_PAIRS = 20_000       # pairs on the page; beyond it a seeded random sample (the page says so)
 AUDIT_SAMPLE = 100       # removed images in the audit view
 THUMB_MAX = 128          # pixels: larger images are shrunk to this side on the page
-ATLAS_SIDE = 2048        # pixels per side of one atlas image
+ATLAS_GRID = 8           # an atlas holds 8 x 8 images: the browser decodes only the atlases on screen
 LOSSLESS_BUDGET = 24 << 20  # bytes of lossless atlases beyond which they are re-encoded lossy
 LOSSY_QUALITY = 92
 
@@ -53,8 +53,8 @@ def thumbnails(images: np.ndarray, ids: np.ndarray) -> tuple[list[str], dict, st
     h, w = x.shape[1:3]
     scale = min(1.0, THUMB_MAX / max(h, w))
     th, tw = max(1, round(h * scale)), max(1, round(w * scale))
-    cols, rows = max(1, ATLAS_SIDE // tw), max(1, ATLAS_SIDE // th)
-    per = cols * rows
+    cols = ATLAS_GRID
+    per = cols * ATLAS_GRID
     sheets = []
     for s in range(0, len(ids), per):
         chunk = ids[s:s + per]
@@ -138,7 +138,12 @@ def page_data(pairs: pd.DataFrame, manifest: pd.DataFrame, classes, groups: pd.D
     rows = sorted(shown_rows | {row_of[ab] for ab in audit_ab + sample_ab if ab in row_of})
     p = pairs.iloc[rows].reset_index(drop=True)
     key = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(p["a"], p["b"]))}
-    ids = np.unique(np.concatenate([p["a"].to_numpy(np.int64), p["b"].to_numpy(np.int64)]))
+    # images in the order the page first shows them (kind, then most similar), so the first screen
+    # needs the first atlases only
+    similarity = p["aligned_score"].fillna(p["cosine"]).fillna(1 - p["distance"] / 64) if len(p) else p["distance"]
+    first = p.assign(_s=-similarity).sort_values(["kind", "_s"], kind="stable")
+    ab = np.stack([first["a"].to_numpy(np.int64), first["b"].to_numpy(np.int64)], 1).ravel()
+    ids = pd.unique(ab) if len(ab) else np.zeros(0, np.int64)
     local = {int(i): k for k, i in enumerate(ids)}
     nan = pd.Series(np.nan, index=p.index)
     cosine, score = p.get("cosine", nan), p.get("aligned_score", nan)
