@@ -187,6 +187,13 @@ def test_decide_in_the_browser_then_the_next_run_applies_it(browser, tmp_path):
     page.select_option("#f-conflict", "label conflict")
     assert [c[0] for c in cards(page)] == ["train/china/w4.png | train/flower/china_w4.png"]
     page.select_option("#f-conflict", "")
+    # with the keyboard alone: tab to a filter, pick with the arrows, Esc back to the grid, decide
+    page.focus("#f-scope")
+    page.keyboard.press("ArrowDown")   # the first scope after "all"
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.id") == "grid"
+    assert len(cards(page)) < len(pairs)
+    page.select_option("#f-scope", "")
 
     # decide: keep both by key, duplicate by click, then one more by key, undone
     page.select_option("#f-kind", "flip_rot")

@@ -8,7 +8,7 @@ const DECISIONS = { duplicate: "Duplicate", keep_both: "Keep both", skip: "Skip"
 const KEYS = { d: "duplicate", k: "keep_both", s: "skip" };
 const VIEWS = ["side by side", "blink", "difference"];
 const SIZES = [96, 128, 192, 256];
-const STORE = "dupstudy-review:" + D.title;
+const STORE = "dupstudy-review:" + (D.store || D.title);
 
 // ------------------------------------------------------------------ judgements, kept by path
 const KEY = P.a.map((a, i) => [I.path[a], I.path[P.b[i]]].sort().join("\n"));
@@ -220,7 +220,8 @@ function controls() {
 }
 function panel() {
   const keys = `<div class=panel><b>Keys</b><br><kbd>D</kbd> duplicate, <kbd>K</kbd> keep both, <kbd>S</kbd> skip,
-    <kbd>U</kbd> undo, arrows or <kbd>N</kbd>/<kbd>P</kbd> move, <kbd>V</kbd> view, <kbd>1</kbd>-<kbd>4</kbd> tabs.</div>`;
+    <kbd>U</kbd> undo, arrows or <kbd>N</kbd>/<kbd>P</kbd> move, <kbd>V</kbd> view, <kbd>1</kbd>-<kbd>4</kbd> tabs,
+    <kbd>Tab</kbd> to the filters and <kbd>Esc</kbd> back.</div>`;
   if (state.mode === "audit") {
     const done = D.audit.filter(([, , p]) => ["duplicate", "keep_both"].includes(decisionOf(p)));
     const ok = done.filter(([, , p]) => decisionOf(p) === "duplicate").length;
@@ -309,9 +310,10 @@ function paint(ctxA, ctxB, i, S) {
   else drawImage(ctxB, P.b[i], S, state.view ? alignment(i) : null);
 }
 function progress() {
-  const src = state.mode === "pairs" ? list.map((x) => x.pair) : state.mode === "audit" ? D.audit.map((x) => x[2]) : D.sample;
+  const src = { pairs: list.map((x) => x.pair), audit: D.audit.map((x) => x[2]), precision: D.sample }[state.mode] || [];
   const done = src.filter((i) => decisionOf(i)).length, total = Object.keys(saved.decisions).length;
-  $("#ptext").textContent = `${done} of ${src.length} decided here; ${total} in all` + (storageOk ? "" : " (not saved: export them)");
+  $("#ptext").textContent = (src.length ? `${done} of ${src.length} decided here; ` : "") + `${total} decided in all` +
+    (storageOk ? "" : " (not saved: export them)");
   $("#bar div").style.width = (src.length ? 100 * done / src.length : 0) + "%";
   const shown = D.n_pairs > shownPairs.length ? `${shownPairs.length.toLocaleString()} of ${D.n_pairs.toLocaleString()} pairs (a random sample, seed ${D.seed})`
     : `${D.n_pairs.toLocaleString()} pairs`;
@@ -387,7 +389,8 @@ document.addEventListener("change", (e) => {
   render();
 });
 document.addEventListener("keydown", (e) => {
-  if (e.target.matches("select, textarea, input") || e.altKey || e.metaKey) return;
+  if (e.key === "Escape") { document.activeElement?.blur(); $("#grid").focus(); return; }  // back to the pairs
+  if (e.target.matches?.("select, textarea, input") || e.altKey || e.metaKey) return;
   const key = e.key.toLowerCase(), g = geometry();
   if (e.ctrlKey) { if (key === "z") { e.preventDefault(); undoAndShow(); } return; }
   const grid = !$("#grid").hidden;

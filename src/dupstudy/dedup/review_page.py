@@ -203,8 +203,11 @@ def write_page(out_path: str | Path, pairs: pd.DataFrame, prepared, groups: pd.D
                decisions: pd.DataFrame | None = None, seed: int = 0) -> Path:
     """Write review.html for one dedup result."""
     m = prepared.manifest.sort_values("id").reset_index(drop=True)
+    folder = (prepared.source or {}).get("folder")
     data, ids = page_data(pairs, m, prepared.classes, groups, sample, decisions,
-                          f"Duplicate review: {prepared.name}", prepared.images, seed)
+                          f"Duplicate review: {Path(folder).name if folder else prepared.name}", prepared.images, seed)
+    # decisions in the browser are kept per dataset: two folders may hold the same relative paths
+    data["store"] = str(Path(folder).resolve()) if folder else prepared.name
     atlases, cell, encoding = thumbnails(prepared.images, ids)
     out_path = Path(out_path)
     out_path.write_text(render(data, atlases, cell, encoding), encoding="utf-8")
