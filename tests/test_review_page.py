@@ -123,6 +123,16 @@ def dedup(*args):
 
 
 @pytest.fixture(scope="module")
+def photos_run(tmp_path_factory):
+    """(the photo folder, the results of `dupstudy dedup` on it), made once for the module."""
+    tmp = tmp_path_factory.mktemp("photos")
+    root, out = tmp / "photos", tmp / "out"
+    photo_folder(root)
+    dedup(root, "--out", out)
+    return root, out
+
+
+@pytest.fixture(scope="module")
 def browser():
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed (Debian package chromium; .ci/run installs it where apt-get works)")
@@ -161,10 +171,8 @@ def export(page, button, path):
 
 
 @pytest.mark.slow
-def test_decide_in_the_browser_then_the_next_run_applies_it(browser, tmp_path):
-    root, out = tmp_path / "photos", tmp_path / "out"
-    photo_folder(root)
-    dedup(root, "--out", out)
+def test_decide_in_the_browser_then_the_next_run_applies_it(browser, photos_run, tmp_path):
+    root, out = photos_run
     pairs = pd.read_parquet(out / "pairs.parquet")
     page = open_page(browser, out / "review.html")
 
@@ -239,10 +247,8 @@ def test_decide_in_the_browser_then_the_next_run_applies_it(browser, tmp_path):
 
 
 @pytest.mark.slow
-def test_precision_sample_labelled_in_the_browser(browser, tmp_path):
-    root, out = tmp_path / "photos", tmp_path / "out"
-    photo_folder(root)
-    dedup(root, "--out", out)
+def test_precision_sample_labelled_in_the_browser(browser, photos_run, tmp_path):
+    root, out = photos_run
     sample = pd.read_csv(out / "review_sample.csv")
     page = open_page(browser, out / "review.html")
     page.focus("#grid")
@@ -270,10 +276,8 @@ def test_precision_sample_labelled_in_the_browser(browser, tmp_path):
 
 
 @pytest.mark.slow
-def test_audit_shows_each_removal_beside_its_keeper(browser, tmp_path):
-    root, out = tmp_path / "photos", tmp_path / "out"
-    photo_folder(root)
-    dedup(root, "--out", out)
+def test_audit_shows_each_removal_beside_its_keeper(browser, photos_run, tmp_path):
+    root, out = photos_run
     groups = pd.read_parquet(out / "groups.parquet")
     removed = groups[~groups["is_keeper"]]
     page = open_page(browser, out / "review.html")
@@ -293,12 +297,10 @@ def test_audit_shows_each_removal_beside_its_keeper(browser, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(FIREFOX is None, reason="Firefox is not installed (Debian package firefox-esr; .ci/run installs it "
                                             "where apt-get works)")
-def test_the_page_renders_in_firefox(tmp_path):
+def test_the_page_renders_in_firefox(photos_run, tmp_path):
     """Firefox has no Playwright driver here (its build is patched): its own headless screenshot
     shows that the page builds its grid and draws the pictures there too."""
-    root, out = tmp_path / "photos", tmp_path / "out"
-    photo_folder(root)
-    dedup(root, "--out", out)
+    root, out = photos_run
     shot, profile = tmp_path / "firefox.png", tmp_path / "profile"
     profile.mkdir()  # a new empty profile; Firefox waits for ever on one it cannot create
     proc = subprocess.run([FIREFOX, "--headless", "--no-remote", "--profile", str(profile),
