@@ -73,6 +73,14 @@ def test_beyond_max_pairs_a_sample_that_keeps_audit_and_sample_pairs(result, dat
     assert len(d["sample"]) == 3 and len(d["audit"]) == int((~result.groups["is_keeper"]).sum())
 
 
+def test_a_run_without_pairs_still_has_its_page(dataset, tmp_path):  # noqa: F811
+    none = engine.find_duplicates(dataset, {"aligned": False}).pairs.iloc[:0]
+    sample = review.review_sample(none, dataset.manifest, n=5)
+    empty_groups = pd.DataFrame(columns=engine.GROUP_COLUMNS)
+    d = page_json(review_page.write_page(tmp_path / "r.html", none, dataset, empty_groups, sample).read_text())
+    assert d["n_pairs"] == 0 and d["pairs"]["a"] == [] and d["audit"] == [] and d["sample"] == []
+
+
 def test_lossy_atlases_past_the_budget(monkeypatch):
     x = np.random.default_rng(0).integers(0, 256, (50, 32, 32, 3), dtype=np.uint8)
     sheets, cell, how = review_page.thumbnails(x, np.arange(50))

@@ -274,7 +274,9 @@ function drawVisible(force) {
   if (force) { drawn.forEach((el) => el.remove()); drawn = new Map(); }
   for (const [k, el] of drawn) if (!want.has(k)) { el.remove(); drawn.delete(k); }
   for (const k of want) if (!drawn.has(k)) { const el = card(k, g); $("#spacer").appendChild(el); drawn.set(k, el); }
-  if (!list.length) $("#spacer").innerHTML = `<div class=empty>No pairs here${state.mode === "pairs" ? " with these filters" : ""}.</div>`;
+  const none = { pairs: shownPairs.length ? "No pairs with these filters." : "This run found no pairs.",
+                 audit: "No training image was removed.", precision: "No pairs to sample." }[state.mode];
+  if (!list.length) $("#spacer").innerHTML = `<div class=empty>${none}</div>`;
 }
 function describeImage(img) {
   return `${esc(I.split[img])} &middot; <b>${esc(className(img))}</b> &middot; ${esc(I.size[img])} ${esc(I.format[img])}`;
