@@ -3,7 +3,7 @@ of each candidate pair by aligning the two images.
 
 Real copies are re-crops, shifts, rescales and recolourings of one photo, and a perceptual hash
 of the whole frame misses most of them (a 3-pixel shift of a 32-pixel image moves every DCT
-coefficient). Two steps, as copy detection does:
+coefficient). Retrieval and verification, as copy detection does, then a decision:
 
 1. Retrieval. Each image is described by the log-magnitudes of its low spatial frequencies
    (Hann-windowed, each image normalised to zero mean and unit variance). A magnitude spectrum
@@ -16,14 +16,14 @@ coefficient). Two steps, as copy detection does:
    the query mirrored if it was, and the normalised cross-correlation (NCC) of their grey levels
    over the overlap is computed for every shift up to MAX_SHIFT pixels at once, by FFT; the best
    shift whose overlap covers at least MIN_OVERLAP of the frame aligns the pair. Grey levels alone
-   are fooled by layout (two planes on a pale sky correlate), so the decision is the NCC of the
-   aligned images' fine detail (each pixel minus its neighbourhood mean): a pair is an aligned
-   duplicate when it reaches dedup.aligned_threshold. Most candidates are unrelated images, so a
-   first pass at half resolution drops those whose detail correlates below COARSE_MIN (it keeps
-   99.3 % of the pairs that score >= 0.6 at full resolution, and 16 % of all candidates).
-   Re-crops are often stretched more along one axis than the other, so the pairs whose detail
-   correlates at REFINE_MIN or more are refined: the zoom of each axis is stepped by REFINE_STEP
-   up or down while the detail correlation improves.
+   are fooled by layout (two planes on a pale sky correlate), so the pair is judged by the NCC
+   of the aligned images' fine detail (each pixel minus its neighbourhood mean; see 3). Most
+   candidates are unrelated images, so a first pass at half resolution drops those whose detail
+   correlates below COARSE_MIN (it keeps 99.3 % of the pairs that score >= 0.6 at full
+   resolution, and 16 % of all candidates).
+   Re-crops are often stretched more along one axis than the other, so the best alignment of
+   each pair whose detail correlates at REFINE_MIN or more is refined: the zoom of each axis is
+   stepped by REFINE_STEP up or down while the detail correlation improves.
 3. Decision. A ship on the waterline or a plane on the horizon has fine detail that is almost
    all horizontal edges: two such look-alikes correlate once those edges meet, however the rest
    differs. A copy agrees along both axes, so the pair's score is its detail NCC capped at
@@ -88,8 +88,8 @@ class Matches:
     @property
     def decision(self) -> np.ndarray:
         """The score compared with dedup.aligned_threshold: the detail NCC, at most AXES_MARGIN
-        above the weaker axis's gradient NCC (see the module's docstring). Pairs only aligned at
-        half resolution have no axes (NaN) and keep their detail NCC, below COARSE_MIN."""
+        above the weaker axis's gradient NCC (see the module's docstring). Pairs below REFINE_MIN
+        are not refined and have no axes (NaN): their score is their detail NCC."""
         return np.fmin(self.detail, self.axes + AXES_MARGIN)
 
     def take(self, index) -> Matches:
@@ -286,10 +286,10 @@ def _ncc_at(fixed: np.ndarray, moving: np.ndarray, dy: np.ndarray, dx: np.ndarra
     return out
 
 
-def _align(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x, coarse: bool = False) -> tuple[np.ndarray, ...]:
-    """(grey NCC, detail NCC, weaker axis's gradient NCC, dy, dx) of each pair at its best shift,
-    the moving image zoomed (the fixed one on an axis whose zoom is below 1). coarse: at half
-    resolution (a quarter of the pixels, half the shifts), as a first filter, with no axes (NaN)."""
+def _planes(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x) -> tuple[np.ndarray, np.ndarray]:
+    """(P, S, S) grey planes of each pair: the moving image zoomed, or the fixed one, by the inverse,
+    on an axis whose zoom is below 1 (so neither frame shows more than its image); the fixed one
+    mirrored where mirror is set."""
     fixed = np.empty((len(fixed_id), WORK_SIZE, WORK_SIZE), np.float32)
     moving = np.empty_like(fixed)
     for zy, zx in set(zip(zoom.tolist(), zoom_x.tolist())):
@@ -297,50 +297,35 @@ def _align(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x, coarse
         fixed[sel] = grey_planes(images[fixed_id[sel]], (1 / min(zy, 1), 1 / min(zx, 1)))
         moving[sel] = grey_planes(images[moving_id[sel]], (max(zy, 1), max(zx, 1)))
     fixed[mirror] = fixed[mirror][..., ::-1]
+    return fixed, moving
+
+
+def _align(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x, coarse: bool = False) -> tuple[np.ndarray, ...]:
+    """(grey NCC, detail NCC, dy, dx) of each pair at its best shift (see _planes for the zoom).
+    coarse: at half resolution (a quarter of the pixels, half the shifts), as a first filter."""
+    fixed, moving = _planes(images, fixed_id, moving_id, mirror, zoom, zoom_x)
     if coarse:
         fixed, moving = (x.reshape(len(x), WORK_SIZE // 2, 2, WORK_SIZE // 2, 2).mean((2, 4)) for x in (fixed, moving))
     score, dy, dx = _ncc_all_shifts(fixed, moving, MAX_SHIFT // 2 if coarse else MAX_SHIFT)
-    fixed, moving = _detail(fixed, 3 if coarse else 5), _detail(moving, 3 if coarse else 5)
-    detail = _ncc_at(fixed, moving, dy, dx)
-    if coarse:
-        return score, detail, np.full(len(detail), np.nan), dy, dx
-    axes = np.minimum(*(_ncc_at(np.gradient(fixed, axis=k), np.gradient(moving, axis=k), dy, dx) for k in (1, 2)))
-    return score, detail, axes, dy, dx
+    detail = _ncc_at(_detail(fixed, 3 if coarse else 5), _detail(moving, 3 if coarse else 5), dy, dx)
+    return score, detail, dy, dx
 
 
-_STEPS = [(REFINE_STEP, 1.0), (1 / REFINE_STEP, 1.0), (1.0, REFINE_STEP), (1.0, 1 / REFINE_STEP)]
-
-
-def _refine(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x, found: list) -> None:
-    """Hill-climb each pair's (vertical, horizontal) zoom: try one axis's zoom a REFINE_STEP up or
-    down (4 neighbours; half the cost of 8 with diagonals, and as good on the tuning half of the
-    labelled pairs), move to the best if its detail correlates better, and go on with the pairs
-    that moved, for REFINE_ROUNDS rounds. Updates zoom, zoom_x and found (_align's outputs)."""
-    active = np.arange(len(fixed_id))
-    for _ in range(REFINE_ROUNDS):
-        zy0, zx0 = zoom[active], zoom_x[active]
-        moved = np.zeros(len(active), bool)
-        for fy, fx in _STEPS:
-            zy, zx = zy0 * fy, zx0 * fx
-            ok = np.flatnonzero((np.abs(np.log(zy)) <= np.log(REFINE_LIMIT)) & (np.abs(np.log(zx)) <= np.log(REFINE_LIMIT)))
-            idx = active[ok]
-            got = _align(images, fixed_id[idx], moving_id[idx], mirror[idx], zy[ok], zx[ok])
-            better = got[1] > found[1][idx]
-            for k in range(5):
-                found[k][idx[better]] = got[k][better]
-            zoom[idx[better]], zoom_x[idx[better]] = zy[ok][better], zx[ok][better]
-            moved[ok[better]] = True
-        active = active[moved]
+def _axes(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x, dy, dx) -> np.ndarray:
+    """The weaker of the NCCs of the fine detail's vertical and of its horizontal gradients, each
+    pair aligned as given: low where the detail agrees along one axis only."""
+    fixed, moving = (_detail(x) for x in _planes(images, fixed_id, moving_id, mirror, zoom, zoom_x))
+    return np.minimum(*(_ncc_at(np.gradient(fixed, axis=k), np.gradient(moving, axis=k), dy, dx) for k in (1, 2)))
 
 
 def verify(images: np.ndarray, cand: Matches, progress: bool = False) -> Matches:
-    """Align every candidate pair, in three passes: at half resolution first, at the zoom retrieval
+    """Align every candidate pair, in two passes: at half resolution first, at the zoom retrieval
     found and, where that is not 1, at zoom 1 too (retrieval's zoom is the nearest of three, and a
     shifted copy can meet a zoomed descriptor first); then at full resolution, at the better of
-    the two zooms, only the pairs whose coarse fine-detail correlation reaches COARSE_MIN; then
-    the zoom of each axis refined (_refine) for those whose detail correlates at REFINE_MIN. Pairs
-    below COARSE_MIN keep their coarse figures (shifts doubled to full-resolution pixels, axes NaN)."""
-    out = {f: np.zeros(len(cand)) for f in ("score", "detail", "axes")}
+    the two zooms, only the pairs whose coarse fine-detail correlation reaches COARSE_MIN. Pairs
+    below it keep their coarse figures (shifts doubled to full-resolution pixels). No axes (NaN):
+    refine() measures them, once per pair."""
+    out = {f: np.zeros(len(cand)) for f in ("score", "detail")}
     out.update(dy=np.zeros(len(cand), np.int64), dx=np.zeros(len(cand), np.int64), zoom=cand.zoom.copy(),
                zoom_x=cand.zoom_x.copy())
     starts = range(0, len(cand), CHUNK)
@@ -358,25 +343,62 @@ def verify(images: np.ndarray, cand: Matches, progress: bool = False) -> Matches
         one = np.ones(len(zoomed))
         plain = _align(images, fixed_id[zoomed], moving_id[zoomed], c.mirror[zoomed], one, one, coarse=True)
         better = plain[1] > first[1][zoomed]
-        for k in range(5):
+        for k in range(4):
             first[k][zoomed[better]] = plain[k][better]
         zoom[zoomed[better]], zoom_x[zoomed[better]] = 1.0, 1.0
-        first[3], first[4] = first[3] * 2, first[4] * 2
+        first[2], first[3] = first[2] * 2, first[3] * 2
         go = np.flatnonzero(first[1] >= COARSE_MIN)
-        full = list(_align(images, fixed_id[go], moving_id[go], c.mirror[go], zoom[go], zoom_x[go]))
-        near = np.flatnonzero(full[1] >= REFINE_MIN)
-        part = [x[near] for x in full]
-        zy, zx = zoom[go][near], zoom_x[go][near]
-        _refine(images, fixed_id[go][near], moving_id[go][near], c.mirror[go][near], zy, zx, part)
-        for k in range(5):
-            full[k][near] = part[k]
-        zoom[go[near]], zoom_x[go[near]] = zy, zx
-        for k, name in enumerate(("score", "detail", "axes", "dy", "dx")):
+        full = _align(images, fixed_id[go], moving_id[go], c.mirror[go], zoom[go], zoom_x[go])
+        for k, name in enumerate(("score", "detail", "dy", "dx")):
             first[k][go] = full[k]
             out[name][s:s + CHUNK] = first[k]
         out["zoom"][s:s + CHUNK], out["zoom_x"][s:s + CHUNK] = zoom, zoom_x
     return Matches(cand.a, cand.b, cand.similarity, out["zoom"], out["zoom_x"], cand.mirror, cand.moving_is_b,
-                   out["score"], out["detail"], out["axes"], out["dy"], out["dx"])
+                   out["score"], out["detail"], np.full(len(cand), np.nan), out["dy"], out["dx"])
+
+
+_STEPS = [(REFINE_STEP, 1.0), (1 / REFINE_STEP, 1.0), (1.0, REFINE_STEP), (1.0, 1 / REFINE_STEP)]
+
+
+def refine(images: np.ndarray, m: Matches) -> Matches:
+    """The pairs whose detail correlates at REFINE_MIN or more, with each axis's zoom refined
+    (_climb) and their axes measured; the others as they are (axes NaN)."""
+    m = m.take(np.arange(len(m)))  # a copy: updated in place below
+    todo = np.flatnonzero(m.detail >= REFINE_MIN)
+    for s in range(0, len(todo), CHUNK):
+        rows = todo[s:s + CHUNK]
+        fixed_id = np.where(m.moving_is_b[rows], m.a[rows], m.b[rows])
+        moving_id = np.where(m.moving_is_b[rows], m.b[rows], m.a[rows])
+        pair = (fixed_id, moving_id, m.mirror[rows])
+        found = [m.score[rows], m.detail[rows], m.dy[rows], m.dx[rows]]
+        zoom, zoom_x = m.zoom[rows], m.zoom_x[rows]
+        _climb(images, *pair, zoom, zoom_x, found)
+        for name, x in zip(("score", "detail", "dy", "dx", "zoom", "zoom_x"), found + [zoom, zoom_x]):
+            getattr(m, name)[rows] = x
+        m.axes[rows] = _axes(images, *pair, zoom, zoom_x, found[2], found[3])
+    return m
+
+
+def _climb(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x, found: list) -> None:
+    """Hill-climb each pair's (vertical, horizontal) zoom: try one axis's zoom a REFINE_STEP up or
+    down (4 neighbours; half the cost of 8 with diagonals, and as good on the tuning half of the
+    labelled pairs), move to the best if its detail correlates better, and go on with the pairs
+    that moved, for REFINE_ROUNDS rounds. Updates zoom, zoom_x and found (_align's outputs)."""
+    active = np.arange(len(fixed_id))
+    for _ in range(REFINE_ROUNDS):
+        zy0, zx0 = zoom[active], zoom_x[active]
+        moved = np.zeros(len(active), bool)
+        for fy, fx in _STEPS:
+            zy, zx = zy0 * fy, zx0 * fx
+            ok = np.flatnonzero((np.abs(np.log(zy)) <= np.log(REFINE_LIMIT)) & (np.abs(np.log(zx)) <= np.log(REFINE_LIMIT)))
+            idx = active[ok]
+            got = _align(images, fixed_id[idx], moving_id[idx], mirror[idx], zy[ok], zx[ok])
+            better = got[1] > found[1][idx]
+            for k in range(4):
+                found[k][idx[better]] = got[k][better]
+            zoom[idx[better]], zoom_x[idx[better]] = zy[ok][better], zx[ok][better]
+            moved[ok[better]] = True
+        active = active[moved]
 
 
 def hypotheses(a: np.ndarray, b: np.ndarray) -> Matches:
@@ -417,7 +439,7 @@ def verified(images: np.ndarray, k: int = 3, skip: np.ndarray | None = None, als
         extra = hypotheses(a[keep], b[keep])
         cand = Matches(*(np.concatenate([getattr(cand, f), getattr(extra, f)]) for f in Matches.__dataclass_fields__))
     t_retrieve = time.perf_counter() - t
-    scored = best_per_pair(verify(images, cand, progress=progress))
+    scored = refine(images, best_per_pair(verify(images, cand, progress=progress)))
     if seconds is not None:
         seconds["aligned_retrieval"], seconds["aligned_verification"] = t_retrieve, time.perf_counter() - t - t_retrieve
     return scored
