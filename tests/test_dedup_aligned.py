@@ -120,7 +120,8 @@ def horizon(sky_left, water_top, water_left):
     """China's plain sky over a stretch of its lake, joined halfway down: a horizon and distant
     shores, like a ship or a plane on a plain background."""
     china = load_sample_images().images[0]
-    x = np.concatenate([china[30:78, sky_left:sky_left + TILE], china[water_top:water_top + 48, water_left:water_left + TILE]])
+    sky = china[30:78, sky_left:sky_left + TILE]
+    x = np.concatenate([sky, china[water_top:water_top + 48, water_left:water_left + TILE]])
     return np.asarray(Image.fromarray(x).resize((32, 32), Image.Resampling.LANCZOS))
 
 

@@ -300,7 +300,8 @@ def _planes(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x) -> tu
     return fixed, moving
 
 
-def _align(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x, coarse: bool = False) -> tuple[np.ndarray, ...]:
+def _align(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x,
+           coarse: bool = False) -> tuple[np.ndarray, ...]:
     """(grey NCC, detail NCC, dy, dx) of each pair at its best shift (see _planes for the zoom).
     coarse: at half resolution (a quarter of the pixels, half the shifts), as a first filter."""
     fixed, moving = _planes(images, fixed_id, moving_id, mirror, zoom, zoom_x)
@@ -390,7 +391,7 @@ def _climb(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x, found:
         moved = np.zeros(len(active), bool)
         for fy, fx in _STEPS:
             zy, zx = zy0 * fy, zx0 * fx
-            ok = np.flatnonzero((np.abs(np.log(zy)) <= np.log(REFINE_LIMIT)) & (np.abs(np.log(zx)) <= np.log(REFINE_LIMIT)))
+            ok = np.flatnonzero(np.maximum(np.abs(np.log(zy)), np.abs(np.log(zx))) <= np.log(REFINE_LIMIT))
             idx = active[ok]
             got = _align(images, fixed_id[idx], moving_id[idx], mirror[idx], zy[ok], zx[ok])
             better = got[1] > found[1][idx]
