@@ -213,7 +213,7 @@ def hamming_matrix(q: np.ndarray, db: np.ndarray) -> np.ndarray:
 
 
 def aligned_scores(queries: list[np.ndarray], db: np.ndarray) -> np.ndarray:
-    """(Nq, Ndb) distances for the aligned method: minus the verified fine-detail score of every
+    """(Nq, Ndb) distances for the aligned method: minus the verified score (Matches.decision) of every
     (query, db) pair that retrieval proposes over db and queries together, +inf for the rest (never
     reported, whatever the threshold). Queries are resized to the db's size first."""
     size = db.shape[2], db.shape[1]
@@ -223,7 +223,7 @@ def aligned_scores(queries: list[np.ndarray], db: np.ndarray) -> np.ndarray:
     out = np.full((len(q), len(db)), np.inf)
     a, b = found.a, found.b  # a < b: a query (>= len(db)) is always b when the other is in db
     sel = (a < len(db)) & (b >= len(db))
-    out[b[sel] - len(db), a[sel]] = -found.detail[sel]
+    out[b[sel] - len(db), a[sel]] = -found.decision[sel]
     return out
 
 

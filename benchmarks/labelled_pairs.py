@@ -3,6 +3,7 @@
     python benchmarks/labelled_pairs.py draw      # pool + stratified sample -> labels/cifar10_pairs.csv
     python benchmarks/labelled_pairs.py sheets    # contact sheets of the sample, to label by eye
     python benchmarks/labelled_pairs.py score PAIRS.csv [PAIRS.csv ...]   # recall / precision on the labels
+    python benchmarks/labelled_pairs.py score --half held-out PAIRS.csv     # on one half only (see half())
 
 draw: the pool is every candidate pair of the aligned retrieval (each image's 3 nearest spectrum
 descriptors, mirror and zooms included) with its verification score, plus every pHash pair within
@@ -16,12 +17,14 @@ score: each PAIRS file lists the pairs one run reported (columns path_a, path_b;
 pairs.parquet of a dupstudy dedup run; other columns are ignored). For each, recall (labelled
 duplicates reported / labelled duplicates) and precision (labelled duplicates / labelled pairs
 reported) with Wilson 95 % intervals, overall and by stratum kind, on the labelled set as drawn
-(not reweighted to the pool).
+(not reweighted to the pool). --half tune or held-out scores one half of the set (labels/RULE.md):
+methods are tuned on the tuning half and judged on the held-out one.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 
@@ -41,6 +44,13 @@ SEED = 0
 DETAIL_BANDS = (-1.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 HASH_BANDS = (0, 5, 9, 13)
 POSITIVE = ("same",)  # labels that count as a duplicate; see labels/RULE.md
+
+
+def half(pair: int) -> str:
+    """Which half of the labelled set a pair is in: the first byte of the SHA-256 of its number
+    (the `pair` column, in decimal), even for tune, odd for held-out. Fixed by the pair alone, so
+    adding labels never moves a pair between halves."""
+    return ("tune", "held-out")[hashlib.sha256(str(pair).encode()).digest()[0] % 2]
 
 
 def _band(x: float, edges, name: str) -> str:
@@ -110,12 +120,14 @@ def sheets(args) -> None:
 def score(args) -> None:
     lab = pd.read_csv(LABELS, keep_default_na=False)
     lab = lab[lab["label"] != ""].reset_index(drop=True)
+    if args.half != "all":
+        lab = lab[[half(p) == args.half for p in lab["pair"]]].reset_index(drop=True)
     if lab.empty:
         sys.exit(f"{LABELS}: no labels yet")
     positive = lab["label"].isin(POSITIVE).to_numpy()
     kind = lab["stratum"].str.rsplit(" ", n=1).str[0].to_numpy()
     counts = lab["label"].value_counts().to_dict()
-    print(f"{len(lab)} labelled pairs: {counts}; duplicates = {', '.join(POSITIVE)}")
+    print(f"{len(lab)} labelled pairs ({args.half}): {counts}; duplicates = {', '.join(POSITIVE)}")
     runs = [(str(path), _reported_in(path, lab)) for path in args.pairs]
     if args.imagededup:
         runs += _imagededup_runs(lab, args.imagededup)
@@ -181,6 +193,8 @@ def main() -> None:
     sc.add_argument("pairs", nargs="*", help="pairs files (.csv or a run's pairs.parquet) with path_a, path_b")
     sc.add_argument("--imagededup", nargs="*", type=int, metavar="BITS",
                     help="also imagededup's hash methods at these max_distance_thresholds (e.g. 10 4)")
+    sc.add_argument("--half", choices=("tune", "held-out", "all"), default="all",
+                    help="score one half of the labelled set only (labels/RULE.md: tune on one, judge on the other)")
     sc.set_defaults(func=score)
     args = ap.parse_args()
     args.func(args)

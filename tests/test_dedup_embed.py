@@ -111,7 +111,7 @@ def test_engine_semantic_pairs_and_cosine_column():
     p = from_arrays("toy", ["c"], np.stack(rows), np.zeros(len(rows), int), ["train"] * len(rows),
                     [f"x{i}" for i in range(len(rows))])
     s = {"hash": "phash", "threshold": 4, "dihedral": True, "semantic": True, "cosine_threshold": 0.9,
-         "embed_size": 96}
+         "embed_size": 96, "aligned": False}  # alignment finds the crop too (kind aligned, before semantic)
     r = engine.find_duplicates(p, s)
     kinds = {(x.a, x.b): x.kind for x in r.pairs.itertuples()}
     assert set(kinds) == {(0, 6), (1, 7)}

@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also find aligned near-duplicates: shifted, re-cropped, rescaled, recoloured and "
                          f"mirrored copies, each verified by aligning the pair (default {dedup['aligned']['default']})")
     dd.add_argument("--aligned-threshold", type=float,
-                    help="min correlation of the aligned images' fine detail for an aligned pair "
+                    help="min correlation of the aligned images' fine detail, along both axes, for an aligned pair "
                          f"(default {dedup['aligned_threshold']['default']})")
     dd.add_argument("--decisions",
                     help="CSV a,b,decision from a human review, applied before grouping: a and b the two files' "

@@ -3,7 +3,7 @@ of each candidate pair by aligning the two images.
 
 Real copies are re-crops, shifts, rescales and recolourings of one photo, and a perceptual hash
 of the whole frame misses most of them (a 3-pixel shift of a 32-pixel image moves every DCT
-coefficient). Two steps, as copy detection does:
+coefficient). Retrieval and verification, as copy detection does, then a decision:
 
 1. Retrieval. Each image is described by the log-magnitudes of its low spatial frequencies
    (Hann-windowed, each image normalised to zero mean and unit variance). A magnitude spectrum
@@ -16,11 +16,19 @@ coefficient). Two steps, as copy detection does:
    the query mirrored if it was, and the normalised cross-correlation (NCC) of their grey levels
    over the overlap is computed for every shift up to MAX_SHIFT pixels at once, by FFT; the best
    shift whose overlap covers at least MIN_OVERLAP of the frame aligns the pair. Grey levels alone
-   are fooled by layout (two planes on a pale sky correlate), so the decision is the NCC of the
-   aligned images' fine detail (each pixel minus its neighbourhood mean): a pair is an aligned
-   duplicate when it reaches dedup.aligned_threshold. Most candidates are unrelated images, so a
-   first pass at half resolution drops those whose detail correlates below COARSE_MIN (it keeps
-   99.3 % of the pairs that score >= 0.6 at full resolution, and 16 % of all candidates).
+   are fooled by layout (two planes on a pale sky correlate), so the pair is judged by the NCC
+   of the aligned images' fine detail (each pixel minus its neighbourhood mean; see 3). Most
+   candidates are unrelated images, so a first pass at half resolution drops those whose detail
+   correlates below COARSE_MIN (it keeps 99.3 % of the pairs that score >= 0.6 at full
+   resolution, and 16 % of all candidates).
+   Re-crops are often stretched more along one axis than the other, so the best alignment of
+   each pair whose detail correlates at REFINE_MIN or more is refined: the zoom of each axis is
+   stepped by REFINE_STEP up or down while the detail correlation improves.
+3. Decision. A ship on the waterline or a plane on the horizon has fine detail that is almost
+   all horizontal edges: two such look-alikes correlate once those edges meet, however the rest
+   differs. A copy agrees along both axes, so the pair's score is its detail NCC capped at
+   AXES_MARGIN above the weaker of the NCCs of the detail's vertical and horizontal gradients
+   (`axes`); a pair is an aligned duplicate when that score reaches dedup.aligned_threshold.
 
 Everything works at WORK_SIZE pixels whatever the input size, in NumPy, SciPy and FAISS.
 """
@@ -41,6 +49,11 @@ ZOOMS = (1.0, 1.12, 1.25)  # zooms each image is described at; a copy zoomed 0.8
 MAX_SHIFT = 8             # pixels (of WORK_SIZE) searched each way in verification
 MIN_OVERLAP = 0.5         # share of the frame the aligned images must both cover
 COARSE_MIN = 0.25          # half-resolution detail NCC a pair needs to be aligned at full resolution
+REFINE_MIN = 0.5          # full-resolution detail NCC from which a pair's zoom is refined per axis
+REFINE_STEP = 1.06        # factor each axis's zoom is stepped by while refining
+REFINE_ROUNDS = 4         # steps at most (from zoom 1, up to 1.26x one axis against the other)
+REFINE_LIMIT = 1.35       # per-axis zoom (either way) beyond which refinement does not go
+AXES_MARGIN = 0.2         # a pair's score is at most its weaker axis's gradient NCC plus this
 DETAIL_MIN = 5.0          # grey levels: std of the fine detail below which the detail NCC is noise (0.1 %
 #                           of CIFAR-10's photos; smooth renderings, where unrelated images correlate)
 MIN_SOURCE = 16           # pixels per side below which there is no detail to align (8x8 digits all
@@ -51,23 +64,33 @@ IVF_MIN_N, NPROBE = 60_000, 16  # approximate retrieval beyond IVF_MIN_N descrip
 
 @dataclass(frozen=True)
 class Matches:
-    """Candidate or verified pairs a < b: the retrieval similarity, the alignment found (zoom
-    applied to the moving image, mirror of the fixed one, shift in pixels of WORK_SIZE) and the
-    verification's grey-level and fine-detail NCC (NaN until verified). `moving_is_b` says which
-    image was zoomed."""
+    """Candidate or verified pairs a < b: the retrieval similarity, the alignment found (vertical
+    and horizontal zoom of the moving image against the fixed one, mirror of the fixed one, shift
+    in pixels of WORK_SIZE) and the verification's grey-level and fine-detail NCC and the weaker
+    axis's gradient NCC (NaN until verified). `moving_is_b` says which image moves; a zoom below 1
+    on an axis is applied to the fixed image instead, as its inverse."""
     a: np.ndarray
     b: np.ndarray
     similarity: np.ndarray
     zoom: np.ndarray
+    zoom_x: np.ndarray
     mirror: np.ndarray
     moving_is_b: np.ndarray
     score: np.ndarray
     detail: np.ndarray
+    axes: np.ndarray
     dy: np.ndarray
     dx: np.ndarray
 
     def __len__(self) -> int:
         return len(self.a)
+
+    @property
+    def decision(self) -> np.ndarray:
+        """The score compared with dedup.aligned_threshold: the detail NCC, at most AXES_MARGIN
+        above the weaker axis's gradient NCC (see the module's docstring). Pairs below REFINE_MIN
+        are not refined and have no axes (NaN): their score is their detail NCC."""
+        return np.fmin(self.detail, self.axes + AXES_MARGIN)
 
     def take(self, index) -> Matches:
         return Matches(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
@@ -94,8 +117,10 @@ def _resize_matrix(n_in: int, n_out: int, zoom: float = 1.0) -> np.ndarray:
     return m / m.sum(1, keepdims=True)
 
 
-def grey_planes(images: np.ndarray, zoom: float = 1.0, colour: bool = False) -> np.ndarray:
-    """float32 (N, S, S) grey levels (or (N, 3, S, S) colour planes) at WORK_SIZE, zoomed."""
+def grey_planes(images: np.ndarray, zoom: float | tuple = 1.0, colour: bool = False) -> np.ndarray:
+    """float32 (N, S, S) grey levels (or (N, 3, S, S) colour planes) at WORK_SIZE, zoomed (by one
+    factor, or by a (vertical, horizontal) pair)."""
+    zy, zx = zoom if isinstance(zoom, tuple) else (zoom, zoom)
     x = np.asarray(images)
     if x.ndim == 3:
         x = x[..., None]
@@ -104,9 +129,9 @@ def grey_planes(images: np.ndarray, zoom: float = 1.0, colour: bool = False) -> 
         x = x.mean(-1, keepdims=True)
     planes = np.moveaxis(x, -1, 1)  # (N, C, H, W)
     h, w = planes.shape[-2:]
-    if (h, w) != (WORK_SIZE, WORK_SIZE) or zoom != 1:
-        rows = _resize_matrix(h, WORK_SIZE, zoom).astype(np.float32)
-        cols = _resize_matrix(w, WORK_SIZE, zoom).astype(np.float32)
+    if (h, w) != (WORK_SIZE, WORK_SIZE) or (zy, zx) != (1, 1):
+        rows = _resize_matrix(h, WORK_SIZE, zy).astype(np.float32)
+        cols = _resize_matrix(w, WORK_SIZE, zx).astype(np.float32)
         planes = rows @ planes @ cols.T
     return np.ascontiguousarray(planes if colour else planes[:, 0])
 
@@ -168,13 +193,13 @@ def retrieve(images: np.ndarray, k: int, skip: np.ndarray | None = None, progres
     first = np.ones(len(a), bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     nan = np.full(first.sum(), np.nan)
-    return Matches(a[first], b[first], sim[first], zoom[first], mirror[first], moving_b[first], nan, nan,
-                   np.zeros(first.sum(), np.int64), np.zeros(first.sum(), np.int64))
+    return Matches(a[first], b[first], sim[first], zoom[first], zoom[first], mirror[first], moving_b[first], nan, nan,
+                   nan, np.zeros(first.sum(), np.int64), np.zeros(first.sum(), np.int64))
 
 
 def _empty() -> Matches:
     i, f = np.zeros(0, np.int64), np.zeros(0)
-    return Matches(i, i, f, f, np.zeros(0, bool), np.zeros(0, bool), f, f, i, i)
+    return Matches(i, i, f, f, f, np.zeros(0, bool), np.zeros(0, bool), f, f, f, i, i)
 
 
 def _index(db: np.ndarray):
@@ -261,15 +286,25 @@ def _ncc_at(fixed: np.ndarray, moving: np.ndarray, dy: np.ndarray, dx: np.ndarra
     return out
 
 
-def _align(images: np.ndarray, fixed_id, moving_id, mirror, zoom, coarse: bool = False) -> tuple[np.ndarray, ...]:
-    """(grey NCC, detail NCC, dy, dx) of each pair at its best shift, the moving image zoomed.
-    coarse: at half resolution (a quarter of the pixels, half the shifts), as a first filter."""
-    fixed = grey_planes(images[fixed_id])
-    fixed[mirror] = fixed[mirror][..., ::-1]
+def _planes(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x) -> tuple[np.ndarray, np.ndarray]:
+    """(P, S, S) grey planes of each pair: the moving image zoomed, or the fixed one, by the inverse,
+    on an axis whose zoom is below 1 (so neither frame shows more than its image); the fixed one
+    mirrored where mirror is set."""
+    fixed = np.empty((len(fixed_id), WORK_SIZE, WORK_SIZE), np.float32)
     moving = np.empty_like(fixed)
-    for z in np.unique(zoom):
-        sel = zoom == z
-        moving[sel] = grey_planes(images[moving_id[sel]], float(z))
+    for zy, zx in set(zip(zoom.tolist(), zoom_x.tolist())):
+        sel = (zoom == zy) & (zoom_x == zx)
+        fixed[sel] = grey_planes(images[fixed_id[sel]], (1 / min(zy, 1), 1 / min(zx, 1)))
+        moving[sel] = grey_planes(images[moving_id[sel]], (max(zy, 1), max(zx, 1)))
+    fixed[mirror] = fixed[mirror][..., ::-1]
+    return fixed, moving
+
+
+def _align(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x,
+           coarse: bool = False) -> tuple[np.ndarray, ...]:
+    """(grey NCC, detail NCC, dy, dx) of each pair at its best shift (see _planes for the zoom).
+    coarse: at half resolution (a quarter of the pixels, half the shifts), as a first filter."""
+    fixed, moving = _planes(images, fixed_id, moving_id, mirror, zoom, zoom_x)
     if coarse:
         fixed, moving = (x.reshape(len(x), WORK_SIZE // 2, 2, WORK_SIZE // 2, 2).mean((2, 4)) for x in (fixed, moving))
     score, dy, dx = _ncc_all_shifts(fixed, moving, MAX_SHIFT // 2 if coarse else MAX_SHIFT)
@@ -277,14 +312,23 @@ def _align(images: np.ndarray, fixed_id, moving_id, mirror, zoom, coarse: bool =
     return score, detail, dy, dx
 
 
+def _axes(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x, dy, dx) -> np.ndarray:
+    """The weaker of the NCCs of the fine detail's vertical and of its horizontal gradients, each
+    pair aligned as given: low where the detail agrees along one axis only."""
+    fixed, moving = (_detail(x) for x in _planes(images, fixed_id, moving_id, mirror, zoom, zoom_x))
+    return np.minimum(*(_ncc_at(np.gradient(fixed, axis=k), np.gradient(moving, axis=k), dy, dx) for k in (1, 2)))
+
+
 def verify(images: np.ndarray, cand: Matches, progress: bool = False) -> Matches:
     """Align every candidate pair, in two passes: at half resolution first, at the zoom retrieval
     found and, where that is not 1, at zoom 1 too (retrieval's zoom is the nearest of three, and a
     shifted copy can meet a zoomed descriptor first); then at full resolution, at the better of
     the two zooms, only the pairs whose coarse fine-detail correlation reaches COARSE_MIN. Pairs
-    below it keep their coarse figures (shifts doubled to full-resolution pixels)."""
+    below it keep their coarse figures (shifts doubled to full-resolution pixels). No axes (NaN):
+    refine() measures them, once per pair."""
     out = {f: np.zeros(len(cand)) for f in ("score", "detail")}
-    out.update(dy=np.zeros(len(cand), np.int64), dx=np.zeros(len(cand), np.int64), zoom=cand.zoom.copy())
+    out.update(dy=np.zeros(len(cand), np.int64), dx=np.zeros(len(cand), np.int64), zoom=cand.zoom.copy(),
+               zoom_x=cand.zoom_x.copy())
     starts = range(0, len(cand), CHUNK)
     if progress:
         from tqdm import tqdm
@@ -294,23 +338,68 @@ def verify(images: np.ndarray, cand: Matches, progress: bool = False) -> Matches
         c = cand.take(slice(s, s + CHUNK))
         fixed_id = np.where(c.moving_is_b, c.a, c.b)
         moving_id = np.where(c.moving_is_b, c.b, c.a)
-        zoom = c.zoom.copy()
-        first = list(_align(images, fixed_id, moving_id, c.mirror, zoom, coarse=True))
-        zoomed = np.flatnonzero(zoom != 1)
-        plain = _align(images, fixed_id[zoomed], moving_id[zoomed], c.mirror[zoomed], np.ones(len(zoomed)), coarse=True)
+        zoom, zoom_x = c.zoom.copy(), c.zoom_x.copy()
+        first = list(_align(images, fixed_id, moving_id, c.mirror, zoom, zoom_x, coarse=True))
+        zoomed = np.flatnonzero((zoom != 1) | (zoom_x != 1))
+        one = np.ones(len(zoomed))
+        plain = _align(images, fixed_id[zoomed], moving_id[zoomed], c.mirror[zoomed], one, one, coarse=True)
         better = plain[1] > first[1][zoomed]
         for k in range(4):
             first[k][zoomed[better]] = plain[k][better]
-        zoom[zoomed[better]] = 1.0
+        zoom[zoomed[better]], zoom_x[zoomed[better]] = 1.0, 1.0
         first[2], first[3] = first[2] * 2, first[3] * 2
         go = np.flatnonzero(first[1] >= COARSE_MIN)
-        full = _align(images, fixed_id[go], moving_id[go], c.mirror[go], zoom[go])
+        full = _align(images, fixed_id[go], moving_id[go], c.mirror[go], zoom[go], zoom_x[go])
         for k, name in enumerate(("score", "detail", "dy", "dx")):
             first[k][go] = full[k]
             out[name][s:s + CHUNK] = first[k]
-        out["zoom"][s:s + CHUNK] = zoom
-    return Matches(cand.a, cand.b, cand.similarity, out["zoom"], cand.mirror, cand.moving_is_b, out["score"],
-                   out["detail"], out["dy"], out["dx"])
+        out["zoom"][s:s + CHUNK], out["zoom_x"][s:s + CHUNK] = zoom, zoom_x
+    return Matches(cand.a, cand.b, cand.similarity, out["zoom"], out["zoom_x"], cand.mirror, cand.moving_is_b,
+                   out["score"], out["detail"], np.full(len(cand), np.nan), out["dy"], out["dx"])
+
+
+_STEPS = [(REFINE_STEP, 1.0), (1 / REFINE_STEP, 1.0), (1.0, REFINE_STEP), (1.0, 1 / REFINE_STEP)]
+
+
+def refine(images: np.ndarray, m: Matches) -> Matches:
+    """The pairs whose detail correlates at REFINE_MIN or more, with each axis's zoom refined
+    (_climb) and their axes measured; the others as they are (axes NaN)."""
+    m = m.take(np.arange(len(m)))  # a copy: updated in place below
+    todo = np.flatnonzero(m.detail >= REFINE_MIN)
+    for s in range(0, len(todo), CHUNK):
+        rows = todo[s:s + CHUNK]
+        fixed_id = np.where(m.moving_is_b[rows], m.a[rows], m.b[rows])
+        moving_id = np.where(m.moving_is_b[rows], m.b[rows], m.a[rows])
+        pair = (fixed_id, moving_id, m.mirror[rows])
+        found = [m.score[rows], m.detail[rows], m.dy[rows], m.dx[rows]]
+        zoom, zoom_x = m.zoom[rows], m.zoom_x[rows]
+        _climb(images, *pair, zoom, zoom_x, found)
+        for name, x in zip(("score", "detail", "dy", "dx", "zoom", "zoom_x"), found + [zoom, zoom_x]):
+            getattr(m, name)[rows] = x
+        m.axes[rows] = _axes(images, *pair, zoom, zoom_x, found[2], found[3])
+    return m
+
+
+def _climb(images: np.ndarray, fixed_id, moving_id, mirror, zoom, zoom_x, found: list) -> None:
+    """Hill-climb each pair's (vertical, horizontal) zoom: try one axis's zoom a REFINE_STEP up or
+    down (4 neighbours; half the cost of 8 with diagonals, and as good on the tuning half of the
+    labelled pairs), move to the best if its detail correlates better, and go on with the pairs
+    that moved, for REFINE_ROUNDS rounds. Updates zoom, zoom_x and found (_align's outputs)."""
+    active = np.arange(len(fixed_id))
+    for _ in range(REFINE_ROUNDS):
+        zy0, zx0 = zoom[active], zoom_x[active]
+        moved = np.zeros(len(active), bool)
+        for fy, fx in _STEPS:
+            zy, zx = zy0 * fy, zx0 * fx
+            ok = np.flatnonzero(np.maximum(np.abs(np.log(zy)), np.abs(np.log(zx))) <= np.log(REFINE_LIMIT))
+            idx = active[ok]
+            got = _align(images, fixed_id[idx], moving_id[idx], mirror[idx], zy[ok], zx[ok])
+            better = got[1] > found[1][idx]
+            for k in range(4):
+                found[k][idx[better]] = got[k][better]
+            zoom[idx[better]], zoom_x[idx[better]] = zy[ok][better], zx[ok][better]
+            moved[ok[better]] = True
+        active = active[moved]
 
 
 def hypotheses(a: np.ndarray, b: np.ndarray) -> Matches:
@@ -320,7 +409,8 @@ def hypotheses(a: np.ndarray, b: np.ndarray) -> Matches:
     z, m, mb = (np.repeat(np.asarray(col)[None], len(a), 0).ravel() for col in zip(*rows))
     a, b = np.repeat(np.asarray(a, np.int64), len(rows)), np.repeat(np.asarray(b, np.int64), len(rows))
     nan, zero = np.full(len(a), np.nan), np.zeros(len(a), np.int64)
-    return Matches(a, b, nan, z.astype(float), m.astype(bool), mb.astype(bool), nan, nan, zero, zero)
+    return Matches(a, b, nan, z.astype(float), z.astype(float), m.astype(bool), mb.astype(bool), nan, nan, nan,
+                   zero, zero)
 
 
 def best_per_pair(m: Matches) -> Matches:
@@ -350,7 +440,7 @@ def verified(images: np.ndarray, k: int = 3, skip: np.ndarray | None = None, als
         extra = hypotheses(a[keep], b[keep])
         cand = Matches(*(np.concatenate([getattr(cand, f), getattr(extra, f)]) for f in Matches.__dataclass_fields__))
     t_retrieve = time.perf_counter() - t
-    scored = best_per_pair(verify(images, cand, progress=progress))
+    scored = refine(images, best_per_pair(verify(images, cand, progress=progress)))
     if seconds is not None:
         seconds["aligned_retrieval"], seconds["aligned_verification"] = t_retrieve, time.perf_counter() - t - t_retrieve
     return scored
@@ -358,9 +448,9 @@ def verified(images: np.ndarray, k: int = 3, skip: np.ndarray | None = None, als
 
 def find(images: np.ndarray, threshold: float, k: int = 3, skip: np.ndarray | None = None,
          progress: bool = False) -> Matches:
-    """Aligned duplicate pairs (fine-detail NCC >= threshold) among the retrieval's candidates."""
+    """Aligned duplicate pairs (decision score >= threshold) among the retrieval's candidates."""
     scored = verified(images, k, skip, progress=progress)
-    return scored.take(scored.detail >= threshold)
+    return scored.take(scored.decision >= threshold)
 
 
 def low_detail(images: np.ndarray) -> np.ndarray:
@@ -383,11 +473,12 @@ def too_small(images: np.ndarray) -> str | None:
 def describe_alignment(m: Matches) -> np.ndarray:
     """Each pair's aligning transform in words, b against a: "zoom 1.12 mirror shift -3,2" is b's
     frame zoomed in 1.12x, mirrored, and sitting 3 px above and 2 px right of a's (in pixels of a
-    WORK_SIZE frame)."""
+    WORK_SIZE frame); "zoom 1.12,1.06" zooms b's frame 1.12x vertically and 1.06x horizontally."""
     sign = np.where(m.moving_is_b, 1, -1)
     out = []
-    for z, mirror, mb, dy, dx in zip(m.zoom, m.mirror, sign, m.dy, m.dx):
-        zoom = 1 / float(z) if mb > 0 else float(z)  # b zoomed by z matched a: b is a zoomed out
-        words = [] if zoom == 1 else [f"zoom {zoom:.2f}"]
+    for zy, zx, mirror, mb, dy, dx in zip(m.zoom, m.zoom_x, m.mirror, sign, m.dy, m.dx):
+        # b zoomed by z matched a: b is a zoomed out
+        zy, zx = (f"{1 / z:.2f}" if mb > 0 else f"{z:.2f}" for z in (float(zy), float(zx)))
+        words = [] if zy == zx == "1.00" else [f"zoom {zy}" if zy == zx else f"zoom {zy},{zx}"]
         out.append(" ".join(words + (["mirror"] if mirror else []) + [f"shift {int(dy) * mb},{int(dx) * mb}"]))
     return np.asarray(out, dtype=object)

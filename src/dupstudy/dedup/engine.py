@@ -48,8 +48,9 @@ PROGRESS_MIN_N = 20000
 PAIR_COLUMNS = ["a", "b", "kind", "scope", "distance", "transform", "label_a", "label_b", "cosine",
                 "aligned_score", "alignment"]
 # distance: Hamming bits of the perceptual hashes for every kind; cosine: embedding similarity (NaN
-# when semantic is off); aligned_score: fine-detail correlation of the aligned pair and alignment the
-# transform that aligned them, e.g. "zoom 1.12 mirror shift -3,2" (NaN / "" where not verified)
+# when semantic is off); aligned_score: the aligned pair's score (its fine-detail correlation, capped by
+# its weaker axis's: aligned.Matches.decision) and alignment the transform that aligned them, e.g.
+# "zoom 1.12 mirror shift -3,2" (NaN / "" where not verified)
 GROUP_COLUMNS = ["id", "group", "is_keeper", "label_conflict"]
 LEAK_COLUMNS = ["test_id", "train_id", "kind", "distance", "transform", "test_label", "train_label"]
 CONFLICT_COLUMNS = ["a", "b", "scope", "kind", "distance", "label_a", "label_b", "class_a", "class_b"]
@@ -311,14 +312,14 @@ def _aligned(images, s, codes, variants, found: Candidates, is_flat, progress, s
     scored = aligned.verified(images, int(s["aligned_k"]), is_flat, (loose.a, loose.b), progress, seconds)
     n = len(codes)
     score_key = scored.a * n + scored.b
-    new = ~np.isin(score_key, found.key(n)) & (scored.detail >= threshold)
+    new = ~np.isin(score_key, found.key(n)) & (scored.decision >= threshold)
     found = found.plus(Candidates.of_kind(scored.a[new], scored.b[new], "aligned", codes))
     where = np.searchsorted(score_key, found.key(n)).clip(0, max(len(scored) - 1, 0))
     on = (score_key[where] == found.key(n)) if len(scored) else np.zeros(len(found), bool)
     # the alignment models mirror images, not quarter turns: a hash pair that needed one stands unverified
     on &= found.transform % 4 == 0
     score, alignment = found.aligned_score.copy(), found.alignment.copy()
-    score[on] = scored.detail[where[on]]
+    score[on] = scored.decision[where[on]]
     alignment[on] = aligned.describe_alignment(scored.take(where[on]))
     rejected = on & np.isin(found.rank, [NEAR, FLIP_ROT]) & (score < threshold)
     rank = np.where(rejected, KINDS.index("unaligned"), found.rank)

@@ -434,5 +434,5 @@ def _aligned_sentence(dd: dict, summary: dict) -> str:
     if summary.get("aligned_skipped"):
         return f" Alignment of shifted, re-cropped and recoloured copies was skipped: {summary['aligned_skipped']}."
     return (f" Shifted, re-cropped, rescaled, recoloured and mirrored copies were found by aligning each candidate "
-            f"pair (its fine detail correlating at ≥ {dd.get('aligned_threshold', '–')} after alignment: kind "
-            f"aligned); hash pairs the alignment rejects are kind unaligned and never removed.")
+            f"pair (its fine detail correlating at ≥ {dd.get('aligned_threshold', '–')} along both axes after "
+            f"alignment: kind aligned); hash pairs the alignment rejects are kind unaligned and never removed.")
