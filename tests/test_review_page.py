@@ -153,8 +153,8 @@ def browser():
         b.close()
 
 
-def open_page(browser, html, width=1300):
-    ctx = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
+def open_page(browser, html, width=1300, height=900):
+    ctx = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
     page = ctx.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -299,6 +299,31 @@ def test_audit_shows_each_removal_beside_its_keeper(browser, photos_run, tmp_pat
     page.focus("#grid")
     page.keyboard.press("k")  # the first removal was wrong
     assert "right to remove: 0 (0.0 %" in page.text_content("#audit-stats")
+    assert not page.errors
+
+
+DIFFERENCE = """() => [...document.querySelectorAll('.card')].map(el => {
+  const c = el.querySelectorAll('canvas')[1], d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let sum = 0, n = 0;
+  for (let k = 0; k < d.length; k += 4) if (d[k + 3]) { sum += d[k] + d[k + 1] + d[k + 2]; n++; }
+  return [el.dataset.pair, sum / (3 * n), n / (d.length / 4)]; })"""
+
+
+@pytest.mark.slow
+def test_difference_view_lays_b_onto_a(browser, photos_run):
+    """The difference view turns, mirrors, shifts and zooms B as the engine found: exact turned
+    and mirrored copies vanish; the shifted copy (resampled from the photo) nearly does, over
+    the part of A it covers."""
+    _, out = photos_run
+    page = open_page(browser, out / "review.html", height=4000)  # every card on screen
+    page.select_option("#view", "2")
+    page.wait_for_timeout(500)
+    diff = {pair: (mean, covered) for pair, mean, covered in page.evaluate(DIFFERENCE)}
+    for name in ("china", "flower"):
+        assert diff[f"train/{name}/w1.png | train/{name}/w1_mirror.png"][0] == 0
+        assert diff[f"train/{name}/w2.png | train/{name}/w2_turned.png"][0] == 0
+    mean, covered = diff["train/china/w0.png | train/china/w0_shift.png"]  # "shift 3,0"
+    assert mean < 25 and 0.85 < covered < 0.95, (mean, covered)  # 3 of 32 rows uncovered
     assert not page.errors
 
 

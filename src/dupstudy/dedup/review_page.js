@@ -98,13 +98,14 @@ function alignment(i) {
     const flip = t.startsWith("flip"), rot = parseInt(t.replace(/\D/g, "") || "0", 10);
     return (ctx) => { ctx.rotate(-rot * Math.PI / 180); if (flip) ctx.scale(-1, 1); };
   }
-  const m = /^(?:zoom ([\d.]+) )?(mirror )?shift (-?\d+),(-?\d+)$/.exec(P.alignment[i] || "");
+  // "zoom 1.12" or "zoom 1.12,1.06" (vertical, horizontal), then "mirror", then "shift dy,dx"
+  const m = /^(?:zoom ([\d.]+)(?:,([\d.]+))? )?(mirror )?shift (-?\d+),(-?\d+)$/.exec(P.alignment[i] || "");
   if (!m) return null;
-  const zoom = m[1] ? parseFloat(m[1]) : 1, mirror = !!m[2], dy = +m[3], dx = +m[4];
+  const zy = m[1] ? parseFloat(m[1]) : 1, zx = m[2] ? parseFloat(m[2]) : zy, mirror = !!m[3], dy = +m[4], dx = +m[5];
   return (ctx, size) => {  // mirror about the centre, then the shift, then the zoom (applied first)
     if (mirror) ctx.scale(-1, 1);
     ctx.translate(dx * size / WORK, dy * size / WORK);
-    ctx.scale(1 / zoom, 1 / zoom);
+    ctx.scale(1 / zx, 1 / zy);
   };
 }
 // |A - B| where B, placed on A, covers A; transparent (the canvas's grey) where it does not
