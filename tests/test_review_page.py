@@ -19,7 +19,7 @@ from test_dedup_aligned import view
 from test_dedup_engine import dataset, result  # noqa: F401  (module fixtures)
 
 from dupstudy import stats
-from dupstudy.dedup import engine, review, review_page
+from dupstudy.dedup import engine, review, review_page, turned
 
 BIN = sys.executable.rsplit("/", 1)[0]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -93,13 +93,11 @@ def test_lossy_atlases_past_the_budget(monkeypatch):
 
 
 @pytest.mark.parametrize("turn", range(8))
-def test_dihedral_placement_lays_b_onto_a(turn):
+def test_placement_lays_b_onto_a(turn):
     a = view(load_sample_images().images[0], 100, 200)
     b = np.rot90(a[:, ::-1] if turn & 4 else a, turn % 4)  # b is a turned; the placement must undo it
-    t = review_page.dihedral_placement(np.stack([a, b]), np.array([0]), np.array([1]))[0]
-    k = int(re.search(r"\d*$", t)[0] or 0) // 90
-    placed = np.rot90(b[:, ::-1] if t.startswith("flip") else b, k)
-    np.testing.assert_array_equal(placed, a)
+    t = turned.placement(np.stack([a, b]), np.array([0]), np.array([1]))[0]
+    np.testing.assert_array_equal(turned.turn(b, t), a)
 
 
 # ---------------------------------------------------------------- in the browser

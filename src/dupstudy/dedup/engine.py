@@ -301,7 +301,7 @@ def _aligned(images, s, codes, variants, found: Candidates, is_flat, progress, s
     """Verify by alignment (aligned.py) the retrieval's candidates and every hash pair within
     HASH_CANDIDATE_BITS: pairs at or above the threshold that no hash found are added as `aligned`;
     every verified pair gets its score and transform; near and flip_rot pairs the check rejects
-    become `unaligned`, except those the hash matched under a quarter turn (not verified). Flat
+    become `unaligned`; those the hash matched under quarter turns are checked turned back. Flat
     images are left out (nothing to align). Adds each step's seconds."""
     from . import aligned
 
@@ -316,14 +316,38 @@ def _aligned(images, s, codes, variants, found: Candidates, is_flat, progress, s
     found = found.plus(Candidates.of_kind(scored.a[new], scored.b[new], "aligned", codes))
     where = np.searchsorted(score_key, found.key(n)).clip(0, max(len(scored) - 1, 0))
     on = (score_key[where] == found.key(n)) if len(scored) else np.zeros(len(found), bool)
-    # the alignment models mirror images, not quarter turns: a hash pair that needed one stands unverified
+    # the alignment models mirror images, not quarter turns: a hash pair that needed one is checked turned
     on &= found.transform % 4 == 0
     score, alignment = found.aligned_score.copy(), found.alignment.copy()
     score[on] = scored.decision[where[on]]
     alignment[on] = aligned.describe_alignment(scored.take(where[on]))
-    rejected = on & np.isin(found.rank, [NEAR, FLIP_ROT]) & (score < threshold)
+    checked_turned = _verify_turned(images, found, is_flat, score, alignment)
+    rejected = (on | checked_turned) & np.isin(found.rank, [NEAR, FLIP_ROT]) & (score < threshold)
     rank = np.where(rejected, KINDS.index("unaligned"), found.rank)
     return replace(found, rank=rank, aligned_score=score, alignment=alignment)
+
+
+def _verify_turned(images, found: Candidates, is_flat, score, alignment) -> np.ndarray:
+    """Align the hash pairs matched under quarter turns with b turned onto a (turned.verify_turned),
+    writing their score and "rot90, then shift 1,0"-style alignment in place; True where checked.
+    Non-square images, and flat or low-detail ones (as in aligned.verified), stay unchecked."""
+    from . import aligned, turned
+    from .hashing import TRANSFORMS
+
+    rows = np.flatnonzero((found.transform % 4 != 0) & np.isin(found.rank, [NEAR, FLIP_ROT]))
+    if not len(rows) or images.shape[1] != images.shape[2]:
+        return np.zeros(len(found), bool)
+    ids = np.union1d(found.a[rows], found.b[rows])
+    skip = dict(zip(ids.tolist(), aligned.low_detail(images[ids]) | is_flat[ids]))
+    rows = rows[[not (skip[a] or skip[b]) for a, b in zip(found.a[rows].tolist(), found.b[rows].tolist())]]
+    checked = np.zeros(len(found), bool)
+    if not len(rows):
+        return checked
+    scored, t = turned.verify_turned(images, found.a[rows], found.b[rows])  # sorted by (a, b), as rows are
+    score[rows] = scored.decision
+    alignment[rows] = [f"{TRANSFORMS[k]}, then {d}" for k, d in zip(t, aligned.describe_alignment(scored))]
+    checked[rows] = True
+    return checked
 
 
 def _aligned_skipped(images) -> str | None:

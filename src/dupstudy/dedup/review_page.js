@@ -94,7 +94,7 @@ function drawImage(ctx, img, size, transform) {
 // b's frame placed on a's: "zoom z mirror shift dy,dx" (aligned.describe_alignment) or a flip/rotation
 function alignment(i) {
   const t = P.transform[i];
-  if (t !== "identity") {  // flip first, then quarter turns anticlockwise (review_page.dihedral_placement)
+  if (t !== "identity") {  // flip first, then quarter turns anticlockwise (turned.placement)
     const flip = t.startsWith("flip"), rot = parseInt(t.replace(/\D/g, "") || "0", 10);
     return (ctx) => { ctx.rotate(-rot * Math.PI / 180); if (flip) ctx.scale(-1, 1); };
   }

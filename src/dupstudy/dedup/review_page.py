@@ -94,31 +94,15 @@ def _sample(n: int, k: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=min(k, n), replace=False)) if n else np.zeros(0, int)
 
 
-def dihedral_placement(images: np.ndarray, a: np.ndarray, b: np.ndarray) -> list[str]:
-    """For each pair, the flip/rotation of hashing.TRANSFORMS that lays b best onto a (np.rot90's
-    sense: left-right flip first, then quarter turns anticlockwise). The hash search takes the
-    best transform over both directions, so its own transform name does not say which way."""
-    from .hashing import TRANSFORMS
-
-    x = np.asarray(images)
-    grey = (x.mean(-1) if x.ndim == 4 else x).astype(np.float32)
-    out = []
-    for i, j in zip(a, b):
-        if grey.shape[1] != grey.shape[2]:
-            out.append("flip" if np.abs(grey[j][:, ::-1] - grey[i]).mean() < np.abs(grey[j] - grey[i]).mean()
-                       else "identity")  # a quarter turn of a non-square image cannot lie on it
-            continue
-        cost = [np.abs(np.rot90(grey[j][:, ::-1] if t & 4 else grey[j], t % 4) - grey[i]).mean()
-                for t in range(len(TRANSFORMS))]
-        out.append(TRANSFORMS[int(np.argmin(cost))])
-    return out
-
-
 def _placements(p: pd.DataFrame, images: np.ndarray) -> list[str]:
+    """How B lies on A: the flip or turns of the hash, in the direction that lays b onto a."""
+    from .hashing import TRANSFORMS
+    from .turned import placement
+
     out = ["identity"] * len(p)
     turned = np.flatnonzero(p["transform"].astype(str).to_numpy() != "identity") if "transform" in p else []
-    for k, t in zip(turned, dihedral_placement(images, p["a"].to_numpy()[turned], p["b"].to_numpy()[turned])):
-        out[k] = t
+    for k, t in zip(turned, placement(images, p["a"].to_numpy()[turned], p["b"].to_numpy()[turned])):
+        out[k] = TRANSFORMS[t]
     return out
 
 
