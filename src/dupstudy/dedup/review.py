@@ -131,16 +131,21 @@ def decisions_by_path(decisions: pd.DataFrame, manifest: pd.DataFrame) -> pd.Dat
     source = manifest.set_index("id")["source"].astype(str)
     out = pd.DataFrame({"a": source.loc[decisions["a"]].to_numpy(), "b": source.loc[decisions["b"]].to_numpy(),
                         "decision": decisions["decision"].to_numpy()})
-    return out.sort_values(["a", "b"]).reset_index(drop=True)
+    out = out.sort_values(["a", "b"]).reset_index(drop=True)
+    out.attrs["by_id"] = decisions.attrs.get("by_id", 0)  # lines of the file that named images by id
+    return out
 
 
 # ---------------------------------------------------------------- sample and precision
 
+def seeded_rows(n: int, k: int, seed: int) -> np.ndarray:
+    """k of the positions 0..n-1 (all when fewer), uniform without replacement, seeded, sorted."""
+    return np.sort(np.random.default_rng(seed).choice(n, size=min(k, n), replace=False)) if n else np.zeros(0, int)
+
+
 def review_sample(pairs: pd.DataFrame, manifest: pd.DataFrame, n: int = 100, seed: int = 0) -> pd.DataFrame:
     """A seeded uniform random sample of n pairs (all when fewer), with both paths and an empty label column."""
-    rng = np.random.default_rng(seed)
-    take = np.sort(rng.choice(len(pairs), size=min(n, len(pairs)), replace=False)) if len(pairs) else []
-    s = pairs.iloc[take]
+    s = pairs.iloc[seeded_rows(len(pairs), n, seed)]
     src = manifest.set_index("id")["source"]
     return pd.DataFrame({
         "a": s["a"].to_numpy(np.int64), "b": s["b"].to_numpy(np.int64),

@@ -90,10 +90,6 @@ def _encode(sheets: list[Image.Image]) -> tuple[list[str], str]:
     return [base64.b64encode(b).decode("ascii") for b in out], how
 
 
-def _sample(n: int, k: int, seed: int) -> np.ndarray:
-    return np.sort(np.random.default_rng(seed).choice(n, size=min(k, n), replace=False)) if n else np.zeros(0, int)
-
-
 def _placements(p: pd.DataFrame, images: np.ndarray) -> list[str]:
     """How B lies on A: the flip or turns of the hash, in the direction that lays b onto a."""
     from .hashing import TRANSFORMS
@@ -109,12 +105,12 @@ def _placements(p: pd.DataFrame, images: np.ndarray) -> list[str]:
 def page_data(pairs: pd.DataFrame, manifest: pd.DataFrame, classes, groups: pd.DataFrame, sample: pd.DataFrame,
               decisions: pd.DataFrame | None, title: str, images: np.ndarray, seed: int = 0) -> tuple[dict, np.ndarray]:
     """What the page shows, as plain lists (the page's JSON), and the dataset ids whose images it needs."""
-    from .review import band_of
+    from .review import band_of, seeded_rows
 
     m = manifest.set_index("id", drop=False)
-    shown = _sample(len(pairs), MAX_PAIRS, seed) if len(pairs) > MAX_PAIRS else np.arange(len(pairs))
+    shown = seeded_rows(len(pairs), MAX_PAIRS, seed) if len(pairs) > MAX_PAIRS else np.arange(len(pairs))
     removed = groups[~groups["is_keeper"].astype(bool)] if len(groups) else groups
-    audit = removed.iloc[_sample(len(removed), AUDIT_SAMPLE, seed)]
+    audit = removed.iloc[seeded_rows(len(removed), AUDIT_SAMPLE, seed)]
     audit_ab = [(min(i, g), max(i, g)) for i, g in zip(audit["id"].astype(int), audit["group"].astype(int))]
     sample_ab = list(zip(sample["a"].astype(int), sample["b"].astype(int)))
     row_of = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(pairs["a"], pairs["b"]))}
@@ -159,8 +155,8 @@ def page_data(pairs: pd.DataFrame, manifest: pd.DataFrame, classes, groups: pd.D
             "band": [band_of(k, d, c, s) for k, d, c, s in zip(p["kind"], p["distance"], cosine, score)],
             "shown": [r in shown_rows for r in rows],
         },
-        # removed image (local index), its keeper, and their pair (-1 where the pair is not on the page)
-        "audit": [[local.get(int(i)), local.get(int(g)), key.get(ab, -1)]
+        # removed image (local index), its keeper, and their pair
+        "audit": [[local[int(i)], local[int(g)], key[ab]]
                   for i, g, ab in zip(audit["id"], audit["group"], audit_ab) if ab in key],
         "sample": [key[ab] for ab in sample_ab if ab in key],
         # the decisions this run applied, by path: the export keeps them unless the page changes one

@@ -37,7 +37,7 @@ def run(args) -> int:
         from .embed import weights_path
 
         weights_path()
-    from .review import decisions_by_path, format_precision, load_decisions, precision, read_user_csv
+    from .review import format_precision, precision, read_user_csv
 
     for csv in (settings["decisions"], args.precision_from):
         if csv:
@@ -49,17 +49,16 @@ def run(args) -> int:
         data = load_folder(source, layout=args.layout)
         result = find_duplicates(data, settings, progress=True)
         result.summary["layout"] = data.source["layout"]
-        # the decisions as applied, keyed by path: an older file that names images by id comes out
-        # as one that still holds after files are added
-        decisions = load_decisions(settings["decisions"], data.manifest) if settings["decisions"] else None
         if args.precision_from:
             result.summary["precision"] = precision(args.precision_from)
         # Results and export are committed together or not at all.
         with atomic_dirs(*outputs.values()) as tmps:
             result.write_into(tmps[0])
             write_table(tmps[0] / "rejected.csv", data.rejected)
-            if decisions is not None:
-                write_table(tmps[0] / "decisions.csv", decisions_by_path(decisions, data.manifest))
+            # the decisions as applied, keyed by path: an older file that names images by id comes out
+            # as one that still holds after files are added
+            if result.decisions is not None:
+                write_table(tmps[0] / "decisions.csv", result.decisions)
             if args.export:
                 from .export import export_into
 
@@ -76,8 +75,8 @@ def run(args) -> int:
         d = s["decisions"]
         print(f"decisions applied: {d['keep_both_removed']} pairs kept apart, {d['duplicate_added']} added, "
               f"{d['duplicate_confirmed']} confirmed")
-        if decisions.attrs["by_id"]:
-            print(f"note: {decisions.attrs['by_id']} decisions name images by id, and ids shift when files are "
+        if result.decisions.attrs["by_id"]:
+            print(f"note: {result.decisions.attrs['by_id']} decisions name images by id, and ids shift when files are "
                   f"added; {Path(args.out) / 'decisions.csv'} holds them by path: pass that one from now on")
     if args.precision_from:
         print(format_precision(s["precision"]))
