@@ -108,6 +108,23 @@ def test_lazy_imports_of_a_parent_package_do_not_count():
     assert {"src/dupstudy/train.py", "src/dupstudy/device.py"} <= set(code_files(STAGES["evaluate"].script, ROOT))
 
 
+def test_files_kept_beside_the_code_rerun_the_stages_that_read_them():
+    """The review page's script and style and the report's template are read at run time, not imported:
+    their modules name them in ASSETS, so an edit to one reruns dedup or the report."""
+    import tomllib
+
+    assert {"src/dupstudy/dedup/review_page.js", "src/dupstudy/dedup/review_page.css"} <= set(
+        code_files(STAGES["dedup"].script, ROOT))
+    assert "src/dupstudy/report/template.html" in code_files(STAGES["report"].script, ROOT)
+    # every file the package ships beside its modules is some stage's dependency; the params schema
+    # is the runner's (params.yaml states every default, so DVC's params check covers it)
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["dupstudy"]
+    shipped = {p.relative_to(ROOT).as_posix() for g in globs if not g.startswith("schema/")
+               for p in (ROOT / "src/dupstudy").glob(g)}
+    used = {f for st in STAGES.values() for f in code_files(st.script, ROOT)}
+    assert shipped and shipped <= used, sorted(shipped - used)
+
+
 def test_no_module_in_src_is_over_500_lines():
     long = {str(p.relative_to(ROOT)): n for p in (ROOT / "src").rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500}

@@ -8,6 +8,9 @@ rerunning every training job: a package imported only as the parent of a submodu
 inside its functions, which that import does not run. Left out are the modules of the stage
 runner itself (RUNNER: argument parsing, locking, timing, error reporting), which no result
 depends on; counted, they would rerun every stage on any change to them.
+
+A module that reads files kept beside it (a page's script, the report's template) names them in a
+top-level `ASSETS = ("name", ...)`; they count with the module.
 """
 
 from __future__ import annotations
@@ -95,7 +98,17 @@ def _closure(path: Path, module: str | None) -> frozenset[str]:
     return frozenset(full | top)
 
 
+def assets(path: Path) -> list[Path]:
+    """The files a module names in its top-level ASSETS tuple, beside it."""
+    for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ASSETS" for t in node.targets):
+            names = ast.literal_eval(node.value)
+            return [path.parent / name for name in names]
+    return []
+
+
 def code_files(script: str | Path, root: Path) -> list[str]:
-    """Library files (relative to root, sorted) the script runs, the stage runner's own left out."""
-    modules = _closure(Path(root) / script, None)
-    return sorted(_file(m).relative_to(root).as_posix() for m in modules)
+    """Library files and their assets (relative to root, sorted) the script runs, the stage runner's own left out."""
+    files = [_file(m) for m in _closure(Path(root) / script, None)]
+    files += [a for f in files for a in assets(f)]
+    return sorted(f.relative_to(root).as_posix() for f in files)

@@ -35,6 +35,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+# files beside this module that the page is made of (codedeps: their edits rerun dedup)
+ASSETS = ("review_page.css", "review_page.js")
+
 MAX_PAIRS = 20_000       # pairs on the page; beyond it a seeded random sample (the page says so)
 AUDIT_SAMPLE = 100       # removed images in the audit view
 THUMB_MAX = 128          # pixels: larger images are shrunk to this side on the page
@@ -168,8 +171,7 @@ def page_data(pairs: pd.DataFrame, manifest: pd.DataFrame, classes, groups: pd.D
 def render(data: dict, atlases: list[str], cell: dict, encoding: str) -> str:
     """The whole page as one HTML string."""
     here = resources.files(__package__)
-    css = (here / "review_page.css").read_text(encoding="utf-8")
-    js = (here / "review_page.js").read_text(encoding="utf-8")
+    css, js = ((here / name).read_text(encoding="utf-8") for name in ASSETS)
     payload = json.dumps({**data, "cell": cell, "encoding": encoding}, separators=(",", ":"))
     sheets = "".join(f'<script type="text/plain" class="atlas">{a}</script>' for a in atlases)
     # JSON inside <script>: "</" must not close the element early

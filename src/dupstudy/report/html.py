@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+# files beside this module that the report is made of (codedeps: their edits rerun the report)
+ASSETS = ("template.html",)
+
 
 def _render(**ctx) -> str:
     import jinja2
@@ -16,7 +19,7 @@ def _render(**ctx) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent)),
                              autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("template.html").render(**ctx)
+    return env.get_template(ASSETS[0]).render(**ctx)
 
 
 # ============================================================================ small helpers
