@@ -13,7 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COPY = ["Snakefile", "dvc.yaml", "workflow", "profiles", "envs", "src"]
+COPY = ["Snakefile", "dvc.yaml", "workflow", "profiles", "envs", "src", "reviews"]
 
 # Every stage does real work, on the real digits, with the smallest grid that still has
 # both schemes, a non-zero rate and both trainers.

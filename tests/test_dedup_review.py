@@ -44,6 +44,11 @@ def test_decisions_keep_both_and_duplicate_change_the_groups(dataset, tmp_path):
     assert r.summary["decisions"] == {"keep_both_removed": 1, "keep_both_not_found": 0,
                                       "duplicate_confirmed": 1, "duplicate_added": 1}
     assert r.summary["pairs_by_kind"]["manual"] == 1
+    # the results keep the decisions as applied, by path, in both tools (the pipeline's snapshot copies them)
+    r.save(tmp_path / "out", review_files=False)
+    kept = pd.read_csv(tmp_path / "out/decisions.csv")
+    assert sorted(map(tuple, kept[["a", "b", "decision"]].astype(str).values)) == [
+        ("img0", "img1", "duplicate"), ("img10", "img12", "duplicate"), ("img4", "img5", "keep_both")]
 
 
 @pytest.mark.parametrize("line, words", [

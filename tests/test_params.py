@@ -56,6 +56,21 @@ def test_folder_dataset_needs_a_folder(params):
         validate(params)
 
 
+@pytest.mark.parametrize("path", ["decisions.csv", "/home/me/decisions.csv", "reviews/../decisions.csv", "reviews",
+                                  "reviewsx/decisions.csv"])
+def test_decisions_outside_reviews_are_refused_naming_the_folder(params, path):
+    """No tool would notice an edit to a decisions file outside reviews/, which DVC hashes as a whole."""
+    params["dedup"]["decisions"] = path
+    with pytest.raises(ParamsError, match=r"dedup.decisions: .* not inside reviews/.*reviews/decisions.csv"):
+        validate(params)
+
+
+@pytest.mark.parametrize("path", ["reviews/decisions.csv", "reviews/2026/round 2.csv", None])
+def test_decisions_in_reviews_or_none_pass(params, path):
+    params["dedup"]["decisions"] = path
+    validate(params)
+
+
 def test_stage_exits_2_on_bad_params_and_writes_nothing(params, tmp_path, project_root):
     bad = copy.deepcopy(params)
     bad["grid"]["seeds"] = [0, 0]

@@ -81,6 +81,40 @@ def test_editing_a_training_value_reruns_only_what_depends_on_it(dvc_project):
     assert len([n for n in dvc_stages_run(out.stdout + out.stderr) if n.startswith("train@")]) == N_DVC
 
 
+def test_editing_the_decisions_file_reruns_dedup_in_both_tools(dvc_project):
+    """The review's decisions reach the pipeline through reviews/: setting dedup.decisions, then
+    editing the same file in place, reruns dedup under DVC (which hashes the folder) and Snakemake
+    (which takes the file as an input), not only a change of the file's name."""
+    root, _ = dvc_project
+    pairs = pd.read_parquet(root / "data/dedup/pairs.parquet")
+    train = pairs[(pairs["scope"] == "train") & (pairs["kind"] != "flat")]
+    assert len(train) >= 2
+    lines = [f"{r.path_a},{r.path_b},keep_both" for r in train.head(2).itertuples()]
+    decisions = root / "reviews/decisions.csv"
+
+    def stale() -> tuple[str, set[str]]:
+        status = run([str(BIN / "dvc"), "status", "dedup"], root).stdout
+        dry = run([str(BIN / "snakemake"), "-n", "--cores", "1", "data/dedup"], root)
+        return status, set(snakemake_jobs(dry.stdout + dry.stderr))
+
+    def repro_dedup() -> dict:
+        out = run([str(BIN / "dvc"), "repro", "dedup"], root)
+        assert dvc_stages_run(out.stdout + out.stderr) == ["dedup"]
+        return json.loads((root / "data/dedup/summary.json").read_text())["decisions"]
+
+    decisions.write_text("a,b,decision\n" + lines[0] + "\n")
+    edit_params(root, {"dedup": {"decisions": "reviews/decisions.csv"}})
+    assert repro_dedup()["keep_both_removed"] == 1
+    status, jobs = stale()
+    assert "up to date" in status and jobs == set(), (status, jobs)
+    # the same file, edited in place
+    decisions.write_text("a,b,decision\n" + "\n".join(lines) + "\n")
+    status, jobs = stale()
+    assert "modified:" in status and "reviews" in status, status
+    assert "dedup" in jobs, jobs
+    assert repro_dedup()["keep_both_removed"] == 2
+
+
 def test_snakemake_runs_the_same_pipeline(tmp_path):
     root = make(tmp_path, dvc=False)
     full = run([str(BIN / "snakemake"), "--cores", "2"], root)

@@ -23,6 +23,8 @@ def _run(root: Path) -> None:
     (root / "results/summary.csv").write_text("budget,trainer,rate,clean_acc\nepochs,standard,0.0,0.75\n")
     (root / "results/metrics.json").write_text("{}")
     (root / "params.yaml").write_text("dataset: {name: cifar10}\n")
+    (root / "data/dedup").mkdir(parents=True)
+    (root / "data/dedup/decisions.csv").write_text("a,b,decision\nx.png,y.png,keep_both\n")  # the review's
     (root / "logs").mkdir()
     lines = [{"stage": "ingest", "cell": "", "seconds": 60.0, "finished": "2026-11-27T10:01:00+00:00"},
              {"stage": "train", "cell": "seed=0", "seconds": 600.0, "finished": "2026-11-27T10:30:00+00:00"},
@@ -35,7 +37,7 @@ def test_snapshot_keeps_the_report_and_tables_not_the_weights(tmp_path):
     dest = take(tmp_path, tmp_path / "reports/2026-11-27-test")
     kept = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
     assert {"index.html", "figures/accuracy.png", "summary.csv", "metrics.json", "params.yaml",
-            "stage_times.jsonl", "RUN.md"} <= set(kept)
+            "stage_times.jsonl", "RUN.md", "dedup_decisions.csv"} <= set(kept)
     assert not any(k.endswith(".pt") or k.startswith("figures/.") for k in kept)
     run_md = (dest / "RUN.md").read_text()
     assert "wall time of the stage jobs, first start to last end: 45.0 min" in run_md  # 10:00 to 10:45

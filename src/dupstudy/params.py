@@ -197,7 +197,9 @@ def _check_semantics(p: dict, source: str) -> None:
                           f"attack.eps ({FGSM_STEP_LIMIT * attack['eps']:g}); Wong et al. use 1.25 eps, and larger "
                           f"steps make FGSM-RS plain FGSM at the corner of the ball. Lower it, or set "
                           f"attack.allow_large_fgsm_step: true to run it anyway")
+    from .pipeline import check_file_params
     from .runs import check_grid
 
-    if why := check_grid(p):
-        raise ParamsError(f"{source}: {why}")
+    for why in (check_grid(p), check_file_params(p)):
+        if why:
+            raise ParamsError(f"{source}: {why}")

@@ -16,6 +16,10 @@ from . import grid as cellgrid
 from .grid import CELL
 
 VARIANT = f"data/variants/{cellgrid.VARIANT}.npy"
+# The folder for files people write for the pipeline (the review's decisions). A stage reading one
+# through a param depends on it: DVC hashes the whole folder (its deps cannot follow a param that may
+# be null), Snakemake takes the file the param names. Edits, not only a new name, rerun the stage.
+REVIEWS = "reviews"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class Stage:
     gpu: bool = False
     env: str = "data"                # envs/<env>.yaml: the conda environment of `snakemake --use-conda`
     threads: int = 1                 # cores one job takes under Snakemake
+    file_params: tuple[str, ...] = ()  # params naming a file in REVIEWS that the stage reads (or null)
 
     @property
     def script(self) -> str:
@@ -49,7 +54,7 @@ class Stage:
 STAGES: dict[str, Stage] = {s.name: s for s in [
     Stage("ingest", outputs={"out": "data/prepared"}, params=("dataset",), threads=2),
     Stage("dedup", inputs={"prepared": "data/prepared"}, outputs={"out": "data/dedup"},
-          params=("dedup",), threads=2),
+          params=("dedup",), file_params=("dedup.decisions",), threads=2),
     Stage("variant", inputs={"prepared": "data/prepared", "dedup": "data/dedup"}, outputs={"out": VARIANT},
           params=("variants",), grid=("scheme", "rate", "seed")),
     Stage("train", inputs={"prepared": "data/prepared", "dedup": "data/dedup", "variant": VARIANT},
@@ -125,7 +130,8 @@ def dvc_yaml() -> dict:
         if st.grid:
             entry["matrix"] = {w: f"${{grid.{cellgrid.BY_NAME[w].key}}}" for w in st.grid}
         entry["cmd"] = _dvc_path(st.cmd())
-        deps = [st.script, *_code_paths(st), *st.inputs.values(), *st.gather.values()]
+        deps = [st.script, *_code_paths(st), *st.inputs.values(), *st.gather.values(),
+                *([REVIEWS] if st.file_params else [])]
         entry["deps"] = [_dvc_path(d) for d in deps]
         if st.params:
             entry["params"] = list(st.params)
@@ -181,7 +187,7 @@ def render_rules() -> str:
     for st in STAGES.values():
         q = f'"{st.name}"'
         lines = [f"rule {st.name}:"]
-        if st.inputs or st.gathered:
+        if st.inputs or st.gathered or st.file_params:
             lines += ["    input:", f"        **stage_inputs({q}),"]
         lines += ["    output:", f"        **stage_outputs({q}),", "    log:", f"        stage_log({q}),",
                   "    conda:", f'        "../../envs/{st.env}.yaml"', f"    threads: {st.threads}"]
@@ -193,14 +199,38 @@ def render_rules() -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def param(params: dict, key: str):
+    """The value of a dotted params key ("dedup.decisions")."""
+    node = params
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
 def smk_settings(stage: Stage, params: dict) -> str:
     """The params a stage reads, as a string: Snakemake's params trigger reruns a job when it changes."""
     import json
 
-    picked = {}
-    for key in stage.params:
-        node = params
-        for part in key.split("."):
-            node = node[part]
-        picked[key] = node
-    return json.dumps(picked, sort_keys=True)
+    return json.dumps({key: param(params, key) for key in stage.params}, sort_keys=True)
+
+
+def file_inputs(stage: Stage, params: dict) -> dict[str, str]:
+    """The files in REVIEWS the stage's params name, as Snakemake inputs: an edit reruns the job."""
+    return {key.replace(".", "_"): param(params, key) for key in stage.file_params if param(params, key)}
+
+
+def check_file_params(params: dict) -> str | None:
+    """Why a file param of some stage cannot be tracked (it lies outside REVIEWS), or None."""
+    from pathlib import PurePosixPath
+
+    for st in STAGES.values():
+        for key in st.file_params:
+            value = param(params, key)
+            if not value:
+                continue
+            path = PurePosixPath(str(value).replace("\\", "/"))
+            if path.is_absolute() or ".." in path.parts or path.parts[:1] != (REVIEWS,) or len(path.parts) < 2:
+                example = f"{REVIEWS}/{path.name if path.suffix else 'decisions.csv'}"
+                return (f"{key}: {value!r} is not inside {REVIEWS}/; the pipeline reruns {st.name} when a file "
+                        f"there changes, so save the file in {REVIEWS}/ (e.g. {example}) and name it so")
+    return None

@@ -1,9 +1,10 @@
 """`dupstudy snapshot`: keep a finished run as a dated folder under reports/, to commit.
 
 It holds what a reader needs to check the run, and no model weights: the HTML report and its
-figures, the results tables and DVC metrics, the dedup summary, the params the run used, the
-stage timings log, and RUN.md with the commit, the machine and the wall time. Paths come from
-the pipeline description, so a snapshot holds the same files whichever tool ran the study.
+figures, the results tables and DVC metrics, the dedup summary and the review decisions it
+applied, the params the run used, the stage timings log, and RUN.md with the commit, the machine
+and the wall time. Paths come from the pipeline description, so a snapshot holds the same files
+whichever tool ran the study.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def files(root: Path) -> dict[str, Path]:
     return {"index.html": root / report["out"], "figures": root / report["figures"],
             **{Path(agg[k]).name: root / agg[k] for k in ("summary", "per_class", "curves", "metrics")},
             "dedup_summary.json": root / STAGES["dedup"].outputs["out"] / "summary.json",
+            "dedup_decisions.csv": root / STAGES["dedup"].outputs["out"] / "decisions.csv",  # the review's, if any
             "dataset_meta.json": root / STAGES["ingest"].outputs["out"] / "meta.json",
             "params.yaml": root / "params.yaml", "stage_times.jsonl": root / "logs/stage_times.jsonl"}
 

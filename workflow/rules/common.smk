@@ -7,6 +7,7 @@ from dupstudy.grid import AXES
 from dupstudy.pipeline import (
     STAGES,
     expand as expand_grid,
+    file_inputs,
     is_dir,
     smk_settings,
     smk_shell,
@@ -52,7 +53,7 @@ def stage_outputs(name):
 
 def stage_inputs(name):
     st = STAGES[name]
-    inputs = dict(st.inputs)
+    inputs = {**st.inputs, **file_inputs(st, config)}
     for source in st.gathered:
         src = STAGES[source]
         for key, pattern in src.outputs.items():

@@ -130,6 +130,10 @@ class DedupResult:
         write_table(folder / "per_class.csv", self.per_class)
         if self.images is not None:
             write_table(folder / "images.csv", self.images)
+        # the decisions as applied, keyed by path: an older file that names images by id comes out as one
+        # that still holds after files are added
+        if self.decisions is not None:
+            write_table(folder / "decisions.csv", self.decisions)
         write_json(folder / "summary.json", self.summary)
 
 

@@ -55,10 +55,6 @@ def run(args) -> int:
         with atomic_dirs(*outputs.values()) as tmps:
             result.write_into(tmps[0])
             write_table(tmps[0] / "rejected.csv", data.rejected)
-            # the decisions as applied, keyed by path: an older file that names images by id comes out
-            # as one that still holds after files are added
-            if result.decisions is not None:
-                write_table(tmps[0] / "decisions.csv", result.decisions)
             if args.export:
                 from .export import export_into
 
