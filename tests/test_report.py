@@ -316,10 +316,12 @@ def test_other_trainers_and_autoattack_are_described(tmp_path, inputs):
     summary.to_csv(tmp_path / "summary.csv", index=False)
     params = {**PARAMS, "grid": {**PARAMS["grid"], "trainers": ["standard", "trades", "fgsm_rs"]},
               "attack": {**PARAMS["attack"], "trades_beta": 6.0, "fgsm_step": 0.125, "autoattack": True,
-                         "autoattack_n": 500}}
+                         "autoattack_n": 500, "eps": 0.031372549, "eval_step": 2 / 255, "eval_restarts": 1}}
     html, _ = _build(tmp_path, inputs, params=params, summary_csv=tmp_path / "summary.csv")
     text = " ".join(_parse(html).text)
     assert "trades — TRADES with β = 6.0" in text and "fgsm_rs — one FGSM step of 0.125" in text
+    # sizes in whole 255ths read as papers write them (params.yaml holds 8/255 to 9 digits)
+    assert "ε = 8/255 ball" in text and "(step 2/255, 1 restart) at ε = 8/255" in text
     assert "AutoAttack's standard version at the same ε is reported as well" in text
     assert "(100 iterations each" in text and "(5,000 queries)" in text and "on 500 fixed test images" in text
     assert "every iterate of every restart" in text  # PGD is scored at its worst iterate

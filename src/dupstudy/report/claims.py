@@ -8,7 +8,7 @@ from .. import stats
 from ..params import section_defaults
 from ..stats import t_interval
 from . import paper
-from .html import _diff_text, _fmt_ci, _note, _p, _rate_str, _sentences, _table, _verdict_cell
+from .html import _diff_text, _fmt_ci, _note, _p, _pixels, _rate_str, _restarts, _sentences, _table, _verdict_cell
 from .paper import FACTS, FIGURES, PAPER
 from .verdicts import VERDICT_RULES, _cell_verdict, _diff, _verdict
 
@@ -185,8 +185,8 @@ class _Claims:
         rows.append(["PGD adversarial training: duplication does not improve adversarial accuracy",
                      _verdict_cell(v), evidence,
                      _sentences(why, on,
-                                f"our attack: PGD-{atk.get('eval_steps', '–')}, ε = {atk.get('eps', '–')}, "
-                                f"{atk.get('eval_restarts', '–')} restart(s)" if atk else "",
+                                f"our attack: PGD-{atk.get('eval_steps', '–')}, ε = {_pixels(atk.get('eps'))}, "
+                                f"{_restarts(atk.get('eval_restarts'))}" if atk else "",
                                 "their adversarial test accuracy is flat across D-rates 0, 30 and 60 "
                                 f"({FACTS['pgd_printed'].cite})")])
 

@@ -68,6 +68,18 @@ def _rate_str(r: float) -> str:
     return f"{100 * r:g} %"
 
 
+def _restarts(n) -> str:
+    return "– restarts" if n is None else f"{n} restart" + ("" if n == 1 else "s")
+
+
+def _pixels(v) -> str:
+    """A perturbation size in [0, 1] pixel units as papers write it: 8/255 where it is whole 255ths, else 4 digits."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+        return "–" if v is None else str(v)
+    k = v * 255
+    return f"{round(k)}/255" if k >= 0.5 and abs(k - round(k)) < 1e-6 else f"{v:.4g}"
+
+
 def _sentences(*parts: str) -> str:
     """Join clauses into sentences: empty parts dropped, each capitalised and ended with a full stop."""
     out = []

@@ -13,7 +13,7 @@ from ..runs import trained_once
 from ..stats import t_interval
 from . import figures as figs
 from .claims import _said
-from .html import _diff_text, _flatten, _fmt_ci, _note, _p, _rate_str, _sentences, _table
+from .html import _diff_text, _flatten, _fmt_ci, _note, _p, _pixels, _rate_str, _restarts, _sentences, _table
 from .paper import FIGURES, PAPER
 from .verdicts import _diff, _each_model_once, _with_shared_zero
 
@@ -80,12 +80,12 @@ class _Sections:
             blocks.append(_p(f"Training (from the model summary): {ep.min():g}–{ep.max():g} epochs, "
                              f"{st.min():g}–{st.max():g} optimizer steps per model."))
         if attack:
-            eps = attack.get("eps", "–")
+            eps = _pixels(attack.get("eps"))
             robust = {
-                "pgd": f"pgd — PGD adversarial training at ε = {eps} (pixel units in [0, 1]), step "
-                       f"{attack.get('train_step', '–')}, {attack.get('train_steps', '–')} steps, random start",
-                "fgsm_rs": f"fgsm_rs — one FGSM step of {attack.get('fgsm_step', '–')} from a uniform random start in "
-                           f"the ε = {eps} ball (“fast” adversarial training)" + self._guard_text(attack),
+                "pgd": f"pgd — PGD adversarial training at ε = {eps} (pixel values in [0, 1]), step "
+                       f"{_pixels(attack.get('train_step'))}, {attack.get('train_steps', '–')} steps, random start",
+                "fgsm_rs": f"fgsm_rs — one FGSM step of {_pixels(attack.get('fgsm_step'))} from a uniform random "
+                           f"start in the ε = {eps} ball (“fast” adversarial training)" + self._guard_text(attack),
                 "trades": f"trades — TRADES with β = {attack.get('trades_beta', '–')}, its inner maximisation PGD on "
                           f"the KL term at ε = {eps}, {attack.get('train_steps', '–')} steps",
             }
@@ -103,7 +103,7 @@ class _Sections:
             blocks.append(_p(
                 ("Robust trainer(s): " + "; ".join(used) + ". " if used else "")
                 + f"Robust accuracy is measured with PGD-{attack.get('eval_steps', '–')} (step "
-                f"{attack.get('eval_step', '–')}, {attack.get('eval_restarts', '–')} restart(s)) at ε = {eps}, model "
+                f"{_pixels(attack.get('eval_step'))}, {_restarts(attack.get('eval_restarts'))}) at ε = {eps}, model "
                 "in eval mode, on " + (f"{attack['eval_n']} fixed test images (the same random draw for every model; "
                                        "clean accuracy is on all test images)" if attack.get("eval_n")
                                        else "all test images") + "; an image counts as robust only if every iterate "
