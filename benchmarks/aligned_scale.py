@@ -87,15 +87,13 @@ def peer_child(n: int) -> None:
           f"{peak_rss_kib()}")
 
 
-def run_child(flag: str, n: int, timeout: float | None) -> tuple[str, float]:
-    t = time.perf_counter()
+def run_child(flag: str, n: int, timeout: float | None) -> str:
+    """The child's output; "TIMEOUT " and what it printed when it ran past timeout seconds."""
     try:
-        out = subprocess.run([sys.executable, __file__, flag, str(n)], capture_output=True, text=True, check=True,
-                             timeout=timeout).stdout
+        return subprocess.run([sys.executable, __file__, flag, str(n)], capture_output=True, text=True, check=True,
+                              timeout=timeout).stdout
     except subprocess.TimeoutExpired as err:
-        out = (err.stdout or b"").decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
-        return "TIMEOUT " + out, time.perf_counter() - t
-    return out, time.perf_counter() - t
+        return "TIMEOUT " + ((err.stdout or b"").decode() if isinstance(err.stdout, bytes) else (err.stdout or ""))
 
 
 def main() -> None:
@@ -118,14 +116,14 @@ def main() -> None:
              "re-crops of others (half mirrored); see the script's docstring.", "",
              "| tool | wall s | retrieval s | verification s | candidates | pairs reported | planted found | "
              "peak RSS GiB (after making the images) |", "|---|---|---|---|---|---|---|---|"]
-    out, wall = run_child("--ours-child", args.n, None)
+    out = run_child("--ours-child", args.n, None)
     w, tr, tv, cand, rep, hit, planted, base, made, peak = out.split("RESULT ")[1].split()
     lines.append(f"| dupstudy aligned pass (defaults) | {float(w):,.0f} | {float(tr):,.0f} | {float(tv):,.0f} | "
                  f"{int(cand):,} | {int(rep):,} | {int(hit):,}/{int(planted):,} = {int(hit) / int(planted):.1%} | "
                  f"{int(peak) / 2**20:.2f} ({int(made) / 2**20:.2f}) |")
     print(lines[-1], flush=True)
     if args.peer:
-        out, wall = run_child("--peer-child", args.n, args.peer)
+        out = run_child("--peer-child", args.n, args.peer)
         if out.startswith("TIMEOUT"):
             enc = out.split("ENCODED ")[1].split()[0] if "ENCODED " in out else None
             lines.append(f"| imagededup 0.3 PHash, max_distance_threshold 10 | stopped at {args.peer:,.0f} | "
